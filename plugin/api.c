@@ -1,0 +1,259 @@
+/*
+ * api: Docker's volume plugin protocol. Docker posts JSON to
+ * /VolumeDriver.<Op>; errors are reported as {"Err": "..."} with a non-200
+ * status, which Docker shows to the user after "VolumeDriver.<Op>: ".
+ */
+#include "api.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "name.h"
+#include "refs.h"
+#include "util.h"
+#include "volume.h"
+
+static const struct {
+	const char *url;
+	enum api_op op;
+	int needs_body;
+} api_routes[] = {
+	{ "/Plugin.Activate", API_ACTIVATE, 0 },
+	{ "/VolumeDriver.Capabilities", API_CAPABILITIES, 0 },
+	{ "/VolumeDriver.Create", API_CREATE, 1 },
+	{ "/VolumeDriver.Remove", API_REMOVE, 1 },
+	{ "/VolumeDriver.Mount", API_MOUNT, 1 },
+	{ "/VolumeDriver.Unmount", API_UNMOUNT, 1 },
+	{ "/VolumeDriver.Path", API_PATH, 1 },
+	{ "/VolumeDriver.Get", API_GET, 1 },
+	{ "/VolumeDriver.List", API_LIST, 0 },
+};
+#define API_NROUTES (sizeof api_routes / sizeof api_routes[0])
+
+int
+api_route(const char *url)
+{
+	size_t i;
+
+	for (i = 0; i < API_NROUTES; i++) {
+		if (strcmp(url, api_routes[i].url) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+void
+api_req_free(struct api_req *req)
+{
+	free(req->name);
+	free(req->id);
+	json_decref(req->opts);
+	memset(req, 0, sizeof *req);
+}
+
+/* A required string member of at most max bytes, without NUL bytes. */
+static int
+api_string(const json_t *doc, const char *field, size_t max, char **out,
+    char **cause)
+{
+	json_t *v = json_object_get(doc, field);
+
+	if (v == NULL || json_is_null(v)) {
+		set_cause(cause, "missing field %s", field);
+		return -1;
+	}
+	if (!json_is_string(v)) {
+		set_cause(cause, "field %s must be a string", field);
+		return -1;
+	}
+	if (json_string_length(v) > max ||
+	    strlen(json_string_value(v)) != json_string_length(v)) {
+		set_cause(cause, "field %s is longer than %zu bytes or "
+		    "contains NUL", field, max);
+		return -1;
+	}
+	*out = xstrdup(json_string_value(v));
+	return 0;
+}
+
+int
+api_decode(enum api_op op, const char *body, size_t len, struct api_req *req,
+    char **cause)
+{
+	json_error_t err;
+	json_t *doc = NULL, *opts;
+	const char *key;
+	json_t *value;
+	int rc = -1;
+
+	memset(req, 0, sizeof *req);
+	req->op = op;
+	if (len == 0) {
+		if (api_routes[op].needs_body) {
+			set_cause(cause, "request body is empty; expected a "
+			    "JSON object");
+			return -1;
+		}
+		return 0;
+	}
+	if (len > API_BODY_MAX) {
+		set_cause(cause, "request body exceeds %d bytes", API_BODY_MAX);
+		return -1;
+	}
+	doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
+	if (doc == NULL) {
+		set_cause(cause, "malformed JSON at line %d column %d: %s",
+		    err.line, err.column, err.text);
+		return -1;
+	}
+	if (json_is_null(doc) && !api_routes[op].needs_body) {
+		rc = 0;
+		goto out;
+	}
+	if (!json_is_object(doc)) {
+		set_cause(cause, "request body must be a JSON object");
+		goto out;
+	}
+	if (!api_routes[op].needs_body) {
+		rc = 0;
+		goto out;
+	}
+	if (api_string(doc, "Name", NAME_VOLUME_MAX * 4, &req->name,
+	    cause) != 0)
+		goto out;
+	if (op == API_MOUNT || op == API_UNMOUNT) {
+		if (api_string(doc, "ID", REFS_ID_MAX, &req->id, cause) != 0)
+			goto out;
+		if (*req->id == '\0') {
+			set_cause(cause, "field ID is empty");
+			goto out;
+		}
+	}
+	if (op == API_CREATE) {
+		opts = json_object_get(doc, "Opts");
+		if (opts != NULL && !json_is_null(opts)) {
+			if (!json_is_object(opts)) {
+				set_cause(cause, "field Opts must be an object "
+				    "of strings");
+				goto out;
+			}
+			json_object_foreach(opts, key, value) {
+				if (!json_is_string(value)) {
+					set_cause(cause, "field Opts.%.64s must "
+					    "be a string", key);
+					goto out;
+				}
+			}
+			req->opts = json_incref(opts);
+		}
+	}
+	rc = 0;
+out:
+	json_decref(doc);
+	if (rc != 0)
+		api_req_free(req);
+	return rc;
+}
+
+static char *
+api_dump(json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT);
+
+	json_decref(j);
+	if (s == NULL)
+		fatal("cannot encode a response");
+	return s;
+}
+
+static char *
+api_error(const char *cause)
+{
+	return api_dump(json_pack("{s:s}", "Err", cause));
+}
+
+static json_t *
+api_run(struct vol_registry *reg, const struct api_req *req, char **cause)
+{
+	char *mountpoint = NULL;
+	json_t *j = NULL, *vol;
+
+	switch (req->op) {
+	case API_ACTIVATE:
+		return json_pack("{s:[s]}", "Implements", "VolumeDriver");
+	case API_CAPABILITIES:
+		return json_pack("{s:{s:s}}", "Capabilities", "Scope", "local");
+	case API_CREATE:
+		if (vol_create(reg, req->name, req->opts, cause) == 0)
+			j = json_object();
+		break;
+	case API_REMOVE:
+		if (vol_remove(reg, req->name, cause) == 0)
+			j = json_object();
+		break;
+	case API_MOUNT:
+		if (vol_mount(reg, req->name, req->id, &mountpoint,
+		    cause) == 0)
+			j = json_pack("{s:s}", "Mountpoint", mountpoint);
+		break;
+	case API_UNMOUNT:
+		if (vol_unmount(reg, req->name, req->id, cause) == 0)
+			j = json_object();
+		break;
+	case API_PATH:
+		if (vol_path(reg, req->name, &mountpoint, cause) == 0)
+			j = json_pack("{s:s}", "Mountpoint",
+			    mountpoint != NULL ? mountpoint : "");
+		break;
+	case API_GET:
+		vol = vol_get(reg, req->name, cause);
+		if (vol != NULL)
+			j = json_pack("{s:o}", "Volume", vol);
+		break;
+	case API_LIST:
+		return json_pack("{s:o}", "Volumes", vol_list(reg));
+	}
+	free(mountpoint);
+	return j;
+}
+
+int
+api_handle(struct vol_registry *reg, const char *method, const char *url,
+    const char *body, size_t len, char **out)
+{
+	struct api_req req;
+	char *cause = NULL;
+	json_t *j;
+	int route, status;
+
+	route = api_route(url);
+	if (route < 0) {
+		log_info("%s %.128s: unknown endpoint", method, url);
+		*out = xasprintf("{\"Err\":\"unknown endpoint\"}");
+		return 404;
+	}
+	if (strcmp(method, "POST") != 0) {
+		*out = api_error("method not allowed; use POST");
+		return 405;
+	}
+	if (api_decode(api_routes[route].op, body, len, &req, &cause) != 0) {
+		log_info("%s: bad request: %s", url + 1, cause);
+		*out = api_error(cause);
+		free(cause);
+		return 400;
+	}
+	j = api_run(reg, &req, &cause);
+	if (j != NULL) {
+		*out = api_dump(j);
+		status = 200;
+	} else {
+		log_info("%s %s: %s", url + 1, req.name != NULL ? req.name :
+		    "", cause != NULL ? cause : "failed");
+		*out = api_error(cause != NULL ? cause : "failed");
+		status = 500;
+	}
+	free(cause);
+	api_req_free(&req);
+	return status;
+}

@@ -1,0 +1,54 @@
+/*
+ * api: the plugin's HTTP routes — Docker's Plugin.Activate and
+ * VolumeDriver.* — decoded from JSON into requests, run against the volume
+ * registry, and encoded back with Docker's {"Err": "..."} convention. No
+ * syscalls here beyond what the registry does.
+ */
+#ifndef PRIVATEER_API_H
+#define PRIVATEER_API_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#define API_BODY_MAX (1024 * 1024)
+#define API_CONTENT_TYPE "application/vnd.docker.plugins.v1+json"
+
+enum api_op {
+	API_ACTIVATE,
+	API_CAPABILITIES,
+	API_CREATE,
+	API_REMOVE,
+	API_MOUNT,
+	API_UNMOUNT,
+	API_PATH,
+	API_GET,
+	API_LIST,
+};
+
+struct api_req {
+	enum api_op op;
+	char *name;		/* Create..Get */
+	char *id;		/* Mount, Unmount */
+	json_t *opts;		/* Create: object of strings, or NULL */
+};
+
+/* The operation served at url, or -1 if none. */
+int api_route(const char *url);
+/*
+ * Decodes body (len bytes, may be empty) for op into *req (free with
+ * api_req_free). 0, or -1 with *cause naming the field that is wrong.
+ */
+int api_decode(enum api_op op, const char *body, size_t len,
+    struct api_req *req, char **cause);
+void api_req_free(struct api_req *);
+
+struct vol_registry;
+
+/*
+ * Serves one request: returns the HTTP status and sets *out to the response
+ * body (caller frees).
+ */
+int api_handle(struct vol_registry *, const char *method, const char *url,
+    const char *body, size_t len, char **out);
+
+#endif

@@ -1,0 +1,218 @@
+/*
+ * http: libmicrohttpd behind a socket we create ourselves, because MHD only
+ * binds TCP ports; a Unix socket handed over with MHD_OPTION_LISTEN_SOCKET is
+ * served like any other.
+ */
+#include "http.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+#define HTTP_MAX_CONNECTIONS 128
+#define HTTP_IDLE_TIMEOUT 600	/* seconds; Docker reconnects when closed */
+
+struct http_server {
+	struct MHD_Daemon *mhd;
+	char *socket_path;
+	size_t body_max;
+	http_handler handler;
+	void *arg;
+};
+
+struct http_request {
+	char *body;
+	size_t len;
+	size_t size;
+	int too_big;
+};
+
+static enum MHD_Result
+http_reply(struct MHD_Connection *conn, int status, char *body)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result r;
+
+	resp = MHD_create_response_from_buffer(strlen(body), body,
+	    MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "application/vnd.docker.plugins.v1+json");
+	r = MHD_queue_response(conn, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
+static enum MHD_Result
+http_access(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct http_server *srv = cls;
+	struct http_request *req = *con_cls;
+	char *out = NULL;
+	int status;
+	size_t n;
+
+	(void)version;
+	if (req == NULL) {
+		*con_cls = xcalloc(1, sizeof *req);
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		n = *upload_data_size;
+		*upload_data_size = 0;
+		if (req->too_big || req->len + n > srv->body_max) {
+			/* Keep reading, keep nothing. */
+			req->too_big = 1;
+			return MHD_YES;
+		}
+		if (req->len + n + 1 > req->size) {
+			req->size = (req->len + n + 1) * 2;
+			if (req->size > srv->body_max + 1)
+				req->size = srv->body_max + 1;
+			req->body = xreallocarray(req->body, req->size, 1);
+		}
+		memcpy(req->body + req->len, upload_data, n);
+		req->len += n;
+		return MHD_YES;
+	}
+	if (req->too_big) {
+		log_info("%s %.128s: request body exceeds %zu bytes", method,
+		    url, srv->body_max);
+		return http_reply(conn, 413, xasprintf("{\"Err\":\"request "
+		    "body exceeds %zu bytes\"}", srv->body_max));
+	}
+	if (req->body == NULL)
+		req->body = xcalloc(1, 1);
+	req->body[req->len] = '\0';
+	status = srv->handler(srv->arg, method, url, req->body, req->len, &out);
+	return http_reply(conn, status, out);
+}
+
+static void
+http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct http_request *req = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (req != NULL) {
+		free(req->body);
+		free(req);
+		*con_cls = NULL;
+	}
+}
+
+static void
+http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char *msg = xvasprintf(fmt, ap);
+
+	(void)cls;
+	log_warn("http: %s", msg);
+	free(msg);
+}
+
+static int
+http_listen(const char *path, char **cause)
+{
+	struct sockaddr_un sun;
+	mode_t old;
+	int fd;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sun.sun_path) {
+		set_cause(cause, "socket path %s is too long", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		set_cause(cause, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (unlink(path) != 0 && errno != ENOENT) {
+		set_cause(cause, "removing stale %s: %s", path,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	/* Only root (Docker, the CLI under sudo) may talk to the plugin. */
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
+		umask(old);
+		set_cause(cause, "bind %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	if (listen(fd, 64) != 0) {
+		set_cause(cause, "listen %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+struct http_server *
+http_start(const char *socket_path, size_t body_max, http_handler handler,
+    void *arg, char **cause)
+{
+	struct http_server *srv;
+	int fd;
+
+	fd = http_listen(socket_path, cause);
+	if (fd < 0)
+		return NULL;
+	srv = xcalloc(1, sizeof *srv);
+	srv->socket_path = xstrdup(socket_path);
+	srv->body_max = body_max;
+	srv->handler = handler;
+	srv->arg = arg;
+	srv->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION |
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
+	    NULL, NULL, http_access, srv,
+	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, fd,
+	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT,
+	    MHD_OPTION_END);
+	if (srv->mhd == NULL) {
+		set_cause(cause, "cannot start the HTTP server on %s",
+		    socket_path);
+		close(fd);
+		unlink(socket_path);
+		free(srv->socket_path);
+		free(srv);
+		return NULL;
+	}
+	log_info("listening on %s", socket_path);
+	return srv;
+}
+
+void
+http_stop(struct http_server *srv)
+{
+	if (srv == NULL)
+		return;
+	MHD_stop_daemon(srv->mhd);
+	unlink(srv->socket_path);
+	free(srv->socket_path);
+	free(srv);
+}

@@ -1,0 +1,118 @@
+/*
+ * plugin: start-up and the signal loop. All signals are blocked in every
+ * thread and taken synchronously here with sigwait(), so no handler ever
+ * runs inside libmicrohttpd or a registry operation. As the plugin
+ * container's PID 1 the default actions would be ignored anyway.
+ */
+#include "plugin.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "api.h"
+#include "http.h"
+#include "log.h"
+#include "util.h"
+#include "volume.h"
+
+static int
+plugin_serve(void *arg, const char *method, const char *url,
+    const char *body, size_t len, char **out)
+{
+	return api_handle(arg, method, url, body, len, out);
+}
+
+static void
+plugin_usage(void)
+{
+	fprintf(stderr, "usage: privateer plugin [--socket PATH] "
+	    "[--state DIR] [--mount-root DIR]\n");
+}
+
+int
+plugin_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "state", required_argument, NULL, 'd' },
+		{ "mount-root", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *socket_path = PLUGIN_SOCKET, *state = PLUGIN_STATE_DIR;
+	const char *mount_root = PLUGIN_MOUNT_ROOT, *level;
+	struct vol_registry *reg;
+	struct http_server *srv;
+	char *cause = NULL;
+	sigset_t set;
+	int c, sig;
+
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			socket_path = optarg;
+			break;
+		case 'd':
+			state = optarg;
+			break;
+		case 'm':
+			mount_root = optarg;
+			break;
+		case 'h':
+			plugin_usage();
+			return 0;
+		default:
+			plugin_usage();
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		plugin_usage();
+		return 2;
+	}
+	level = getenv("PRIVATEER_LOG_LEVEL");
+	if (level != NULL && *level != '\0' && log_set_level(level) != 0)
+		log_warn("PRIVATEER_LOG_LEVEL=%s is not one of error, warn, "
+		    "info, debug; using info", level);
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	umask(022);
+
+	log_info("privateer %s starting (state %s, mounts under %s)",
+	    PRIVATEER_VERSION, state, mount_root);
+	reg = vol_open(state, mount_root, &vol_os_linux, &cause);
+	if (reg == NULL) {
+		log_error("cannot open the volume registry: %s", cause);
+		free(cause);
+		return 1;
+	}
+	srv = http_start(socket_path, API_BODY_MAX, plugin_serve, reg, &cause);
+	if (srv == NULL) {
+		log_error("%s", cause);
+		free(cause);
+		vol_close(reg);
+		return 1;
+	}
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_info("SIGHUP: nothing to reload in standalone mode");
+			continue;
+		}
+		log_info("signal %d: shutting down", sig);
+		break;
+	}
+	http_stop(srv);
+	vol_close(reg);
+	return 0;
+}

@@ -1,0 +1,45 @@
+/*
+ * util: allocation that cannot fail (out of memory is fatal), formatted
+ * strings, and the few file helpers every module needs (write-all, fsync of
+ * a directory, reading a file with a size cap).
+ */
+#ifndef PRIVATEER_UTIL_H
+#define PRIVATEER_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define PRINTFLIKE(a, b) __attribute__((format(printf, a, b)))
+
+/* Abort with a message; only for start-up failures and broken invariants. */
+_Noreturn void fatal(const char *fmt, ...) PRINTFLIKE(1, 2);
+
+void *xmalloc(size_t);
+void *xcalloc(size_t, size_t);
+void *xreallocarray(void *, size_t, size_t);
+/* Caller frees. */
+char *xstrdup(const char *);
+char *xstrndup(const char *, size_t);
+char *xasprintf(const char *fmt, ...) PRINTFLIKE(1, 2);
+char *xvasprintf(const char *fmt, va_list);
+
+/* Sets *cause (caller frees) to a formatted message, if cause is not NULL. */
+void set_cause(char **cause, const char *fmt, ...) PRINTFLIKE(2, 3);
+
+/* Writes all of buf, retrying on EINTR and short writes; 0 or -1 (errno). */
+int write_all(int fd, const void *buf, size_t len);
+/* fsync() the directory at path; 0 or -1 (errno). */
+int fsync_dir(const char *path);
+/*
+ * Reads at most cap bytes of path into a NUL-terminated buffer (caller
+ * frees); a larger file is an error (errno EFBIG). NULL and errno on error.
+ */
+char *read_file_capped(const char *path, size_t cap, size_t *len);
+/* Removes path and everything under it without following symlinks or
+ * crossing into other file systems; 0 or -1 with *cause. */
+int remove_tree(const char *path, char **cause);
+/* Fills buf with n random lowercase hex digits and a NUL (buf has n+1). */
+void random_hex(char *buf, size_t n);
+
+#endif

@@ -1,0 +1,761 @@
+/*
+ * volume: the volume registry. One mutex guards the registry; every change
+ * is persisted (meta.c) before the request is answered, so a plugin killed
+ * at any point restarts with what Docker was told. Creation builds the
+ * volume in <volumes>/.tmp/ and renames it into place; removal renames it
+ * into <volumes>/.trash/ and a background thread deletes it, so neither a
+ * crash nor a large volume leaves a half-made or half-deleted volume in
+ * view, and no Docker request waits for a big tree to be deleted.
+ */
+#include "volume.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "meta.h"
+#include "name.h"
+#include "util.h"
+#include "vopts.h"
+
+struct vol {
+	struct vol_meta meta;
+	struct vopts opts;
+	char *dir;		/* <volumes>/<name> */
+	char *data;		/* <volumes>/<name>/data */
+	char *mountpoint;	/* <mount root>/<name> */
+};
+
+struct vol_registry {
+	pthread_mutex_t lock;
+	const struct vol_os *os;
+	char *volumes_dir;
+	char *tmp_dir;
+	char *trash_dir;
+	char *mount_root;
+	struct vol **v;
+	size_t n;
+
+	pthread_t reaper;
+	pthread_mutex_t reaper_lock;
+	pthread_cond_t reaper_cond;
+	int reaper_stop;
+	unsigned reaper_requested;	/* bumped per removal */
+	unsigned reaper_done;		/* value of requested last reaped */
+};
+
+/* ---- the Linux implementation of vol_os ---- */
+
+static int
+vol_linux_bind(const char *src, const char *dst, char **cause)
+{
+	if (mkdir(dst, 0755) != 0 && errno != EEXIST) {
+		set_cause(cause, "creating mount point %s: %s", dst,
+		    strerror(errno));
+		return -1;
+	}
+	if (mount(src, dst, NULL, MS_BIND, NULL) != 0) {
+		set_cause(cause, "bind-mounting %s on %s: %s", src, dst,
+		    strerror(errno));
+		rmdir(dst);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+vol_linux_unbind(const char *dst, char **cause)
+{
+	if (umount2(dst, UMOUNT_NOFOLLOW) != 0 && errno != EINVAL &&
+	    errno != ENOENT) {
+		/* Busy: detach now, the kernel finishes when it is released. */
+		if (errno != EBUSY || umount2(dst, MNT_DETACH |
+		    UMOUNT_NOFOLLOW) != 0) {
+			set_cause(cause, "unmounting %s: %s", dst,
+			    strerror(errno));
+			return -1;
+		}
+	}
+	if (rmdir(dst) != 0 && errno != ENOENT)
+		log_warn("removing mount point %s: %s", dst, strerror(errno));
+	return 0;
+}
+
+/* Decodes the octal escapes (\040 for space) of /proc/self/mountinfo. */
+static void
+vol_unescape_mountinfo(char *s)
+{
+	char *out = s;
+
+	while (*s != '\0') {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
+			    (s[3] - '0'));
+			s += 4;
+		} else
+			*out++ = *s++;
+	}
+	*out = '\0';
+}
+
+static int
+vol_linux_mounted(const char *path)
+{
+	char *line = NULL, *field, *save;
+	size_t size = 0;
+	int i, found = 0;
+	FILE *f;
+
+	f = fopen("/proc/self/mountinfo", "re");
+	if (f == NULL)
+		return 0;
+	while (!found && getline(&line, &size, f) != -1) {
+		/* id parent major:minor root mountpoint ... */
+		field = strtok_r(line, " ", &save);
+		for (i = 0; field != NULL && i < 4; i++)
+			field = strtok_r(NULL, " ", &save);
+		if (field == NULL)
+			continue;
+		vol_unescape_mountinfo(field);
+		found = strcmp(field, path) == 0;
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+const struct vol_os vol_os_linux = {
+	vol_linux_bind,
+	vol_linux_unbind,
+	vol_linux_mounted,
+};
+
+/* ---- registry internals; callers hold reg->lock ---- */
+
+static void
+vol_free(struct vol *v)
+{
+	if (v == NULL)
+		return;
+	meta_free(&v->meta);
+	vopts_free(&v->opts);
+	free(v->dir);
+	free(v->data);
+	free(v->mountpoint);
+	free(v);
+}
+
+static struct vol *
+vol_find(struct vol_registry *reg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < reg->n; i++) {
+		if (strcmp(reg->v[i]->meta.name, name) == 0)
+			return reg->v[i];
+	}
+	return NULL;
+}
+
+static void
+vol_insert(struct vol_registry *reg, struct vol *v)
+{
+	reg->v = xreallocarray(reg->v, reg->n + 1, sizeof *reg->v);
+	reg->v[reg->n++] = v;
+}
+
+static void
+vol_detach(struct vol_registry *reg, struct vol *v)
+{
+	size_t i;
+
+	for (i = 0; i < reg->n; i++) {
+		if (reg->v[i] == v) {
+			reg->v[i] = reg->v[--reg->n];
+			return;
+		}
+	}
+}
+
+/* A struct vol for name with paths filled in; meta and opts left empty. */
+static struct vol *
+vol_new(struct vol_registry *reg, const char *name)
+{
+	struct vol *v = xcalloc(1, sizeof *v);
+
+	v->opts.on_unmount = -1;
+	v->dir = xasprintf("%s/%s", reg->volumes_dir, name);
+	v->data = xasprintf("%s/data", v->dir);
+	v->mountpoint = xasprintf("%s/%s", reg->mount_root, name);
+	return v;
+}
+
+static struct vol *
+vol_lookup(struct vol_registry *reg, const char *name, char **cause)
+{
+	struct vol *v;
+
+	if (name_volume_check(name, cause) != 0)
+		return NULL;
+	v = vol_find(reg, name);
+	if (v == NULL)
+		set_cause(cause, "no such volume: %s", name);
+	return v;
+}
+
+static int
+vol_mkdir_p(const char *path, mode_t mode, char **cause)
+{
+	char *copy = xstrdup(path), *p;
+	int rc = 0;
+
+	for (p = copy + 1; rc == 0; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+		*p = '\0';
+		if (mkdir(copy, mode) != 0 && errno != EEXIST) {
+			set_cause(cause, "creating %s: %s", copy,
+			    strerror(errno));
+			rc = -1;
+		}
+		*p = saved;
+		if (saved == '\0')
+			break;
+	}
+	free(copy);
+	return rc;
+}
+
+/* ---- the reaper: deletes removed volumes in the background ---- */
+
+static void
+vol_reap_all(struct vol_registry *reg)
+{
+	struct dirent *de;
+	char *path, *why;
+	DIR *d;
+
+	d = opendir(reg->trash_dir);
+	if (d == NULL) {
+		log_error("reaper: %s: %s", reg->trash_dir, strerror(errno));
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		path = xasprintf("%s/%s", reg->trash_dir, de->d_name);
+		why = NULL;
+		if (remove_tree(path, &why) != 0) {
+			log_error("reaper: %s", why);
+			free(why);
+		} else
+			log_debug("reaper: deleted %s", path);
+		free(path);
+	}
+	closedir(d);
+}
+
+static void *
+vol_reaper_main(void *arg)
+{
+	struct vol_registry *reg = arg;
+	unsigned target;
+
+	pthread_mutex_lock(&reg->reaper_lock);
+	for (;;) {
+		while (!reg->reaper_stop &&
+		    reg->reaper_done == reg->reaper_requested)
+			pthread_cond_wait(&reg->reaper_cond, &reg->reaper_lock);
+		if (reg->reaper_stop)
+			break;
+		target = reg->reaper_requested;
+		pthread_mutex_unlock(&reg->reaper_lock);
+		vol_reap_all(reg);
+		pthread_mutex_lock(&reg->reaper_lock);
+		reg->reaper_done = target;
+		pthread_cond_broadcast(&reg->reaper_cond);
+	}
+	pthread_mutex_unlock(&reg->reaper_lock);
+	return NULL;
+}
+
+static void
+vol_reap_request(struct vol_registry *reg)
+{
+	pthread_mutex_lock(&reg->reaper_lock);
+	reg->reaper_requested++;
+	pthread_cond_broadcast(&reg->reaper_cond);
+	pthread_mutex_unlock(&reg->reaper_lock);
+}
+
+void
+vol_reap_wait(struct vol_registry *reg)
+{
+	pthread_mutex_lock(&reg->reaper_lock);
+	while (reg->reaper_done != reg->reaper_requested)
+		pthread_cond_wait(&reg->reaper_cond, &reg->reaper_lock);
+	pthread_mutex_unlock(&reg->reaper_lock);
+}
+
+/* ---- loading ---- */
+
+static void
+vol_load_one(struct vol_registry *reg, const char *name)
+{
+	struct vol *v = NULL;
+	char *why = NULL;
+
+	if (name_volume_check(name, &why) != 0) {
+		log_error("skipping %s/%s: %s", reg->volumes_dir, name, why);
+		goto out;
+	}
+	v = vol_new(reg, name);
+	if (meta_load(v->dir, &v->meta, &why) != 0) {
+		log_error("skipping volume %s: %s", name, why);
+		goto out;
+	}
+	if (strcmp(v->meta.name, name) != 0) {
+		log_error("skipping volume %s: its metadata names \"%s\"",
+		    name, v->meta.name);
+		goto out;
+	}
+	if (vopts_parse(v->meta.options, &v->opts, &why) != 0) {
+		/* Keep serving the data; the options need fixing by hand. */
+		log_error("volume %s: stored options are not valid (%s); "
+		    "using none", name, why);
+		free(why);
+		why = NULL;
+	}
+	if (refs_total(&v->meta.refs) > 0 && !reg->os->mounted(v->mountpoint)) {
+		log_info("volume %s: dropping %u mount reference(s): its "
+		    "mount is gone (Docker or the host restarted)", name,
+		    refs_total(&v->meta.refs));
+		refs_clear(&v->meta.refs);
+		if (meta_save(v->dir, &v->meta, &why) != 0) {
+			log_error("volume %s: %s", name, why);
+			free(why);
+			why = NULL;
+		}
+	} else if (refs_total(&v->meta.refs) == 0 &&
+	    reg->os->mounted(v->mountpoint)) {
+		if (reg->os->unbind(v->mountpoint, &why) != 0) {
+			log_error("volume %s: %s", name, why);
+			free(why);
+			why = NULL;
+		}
+	}
+	vol_insert(reg, v);
+	v = NULL;
+out:
+	free(why);
+	vol_free(v);
+}
+
+static int
+vol_load(struct vol_registry *reg, char **cause)
+{
+	struct dirent *de;
+	char *path, *why;
+	DIR *d;
+
+	/* Creations that did not finish: nothing in them was promised. */
+	d = opendir(reg->tmp_dir);
+	if (d == NULL) {
+		set_cause(cause, "%s: %s", reg->tmp_dir, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		path = xasprintf("%s/%s", reg->tmp_dir, de->d_name);
+		why = NULL;
+		if (remove_tree(path, &why) != 0) {
+			log_error("%s", why);
+			free(why);
+		}
+		free(path);
+	}
+	closedir(d);
+
+	d = opendir(reg->volumes_dir);
+	if (d == NULL) {
+		set_cause(cause, "%s: %s", reg->volumes_dir, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		vol_load_one(reg, de->d_name);
+	}
+	closedir(d);
+	return 0;
+}
+
+struct vol_registry *
+vol_open(const char *state_dir, const char *mount_root,
+    const struct vol_os *os, char **cause)
+{
+	struct vol_registry *reg = xcalloc(1, sizeof *reg);
+
+	pthread_mutex_init(&reg->lock, NULL);
+	pthread_mutex_init(&reg->reaper_lock, NULL);
+	pthread_cond_init(&reg->reaper_cond, NULL);
+	reg->os = os;
+	reg->volumes_dir = xasprintf("%s/volumes", state_dir);
+	reg->tmp_dir = xasprintf("%s/.tmp", reg->volumes_dir);
+	reg->trash_dir = xasprintf("%s/.trash", reg->volumes_dir);
+	reg->mount_root = xstrdup(mount_root);
+	if (vol_mkdir_p(reg->tmp_dir, 0700, cause) != 0 ||
+	    vol_mkdir_p(reg->trash_dir, 0700, cause) != 0 ||
+	    vol_mkdir_p(reg->mount_root, 0755, cause) != 0 ||
+	    vol_load(reg, cause) != 0)
+		goto fail;
+	if (pthread_create(&reg->reaper, NULL, vol_reaper_main, reg) != 0) {
+		set_cause(cause, "cannot start the reaper thread");
+		goto fail;
+	}
+	/* Removals interrupted by a crash are finished now. */
+	vol_reap_request(reg);
+	log_info("loaded %zu volume(s) from %s", reg->n, reg->volumes_dir);
+	return reg;
+fail:
+	reg->reaper_stop = 1;
+	vol_close(reg);
+	return NULL;
+}
+
+void
+vol_close(struct vol_registry *reg)
+{
+	size_t i;
+
+	if (reg == NULL)
+		return;
+	if (!reg->reaper_stop) {
+		pthread_mutex_lock(&reg->reaper_lock);
+		reg->reaper_stop = 1;
+		pthread_cond_broadcast(&reg->reaper_cond);
+		pthread_mutex_unlock(&reg->reaper_lock);
+		pthread_join(reg->reaper, NULL);
+	}
+	for (i = 0; i < reg->n; i++)
+		vol_free(reg->v[i]);
+	free(reg->v);
+	free(reg->volumes_dir);
+	free(reg->tmp_dir);
+	free(reg->trash_dir);
+	free(reg->mount_root);
+	pthread_cond_destroy(&reg->reaper_cond);
+	pthread_mutex_destroy(&reg->reaper_lock);
+	pthread_mutex_destroy(&reg->lock);
+	free(reg);
+}
+
+/* ---- operations ---- */
+
+static int
+vol_create_locked(struct vol_registry *reg, const char *name,
+    const json_t *opts, char **cause)
+{
+	struct vol *v = NULL, *old;
+	char suffix[17], *tmp = NULL, *tmpdata = NULL;
+	json_t *given;
+	int rc = -1;
+
+	given = opts != NULL && !json_is_null(opts) ? json_deep_copy(opts) :
+	    json_object();
+	old = vol_find(reg, name);
+	if (old != NULL) {
+		/* Docker re-sends Create for volumes it already knows. */
+		if (json_object_size(given) == 0 ||
+		    json_equal(given, old->meta.options))
+			rc = 0;
+		else
+			set_cause(cause, "volume %s already exists with "
+			    "different options", name);
+		goto out;
+	}
+	v = vol_new(reg, name);
+	if (vopts_parse(given, &v->opts, cause) != 0)
+		goto out;
+	v->meta.name = xstrdup(name);
+	v->meta.created = time(NULL);
+	v->meta.options = json_incref(given);
+
+	random_hex(suffix, 16);
+	tmp = xasprintf("%s/%s.%s", reg->tmp_dir, name, suffix);
+	tmpdata = xasprintf("%s/data", tmp);
+	if (mkdir(tmp, 0700) != 0 || mkdir(tmpdata, 0755) != 0) {
+		set_cause(cause, "creating %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (meta_save(tmp, &v->meta, cause) != 0)
+		goto out;
+	if (rename(tmp, v->dir) != 0) {
+		if (errno == EEXIST || errno == ENOTEMPTY)
+			set_cause(cause, "%s exists but is not a loaded volume "
+			    "(see the plugin log); not replacing it", v->dir);
+		else
+			set_cause(cause, "renaming %s to %s: %s", tmp, v->dir,
+			    strerror(errno));
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL;
+	if (fsync_dir(reg->volumes_dir) != 0) {
+		set_cause(cause, "syncing %s: %s", reg->volumes_dir,
+		    strerror(errno));
+		goto out;
+	}
+	vol_insert(reg, v);
+	log_info("created volume %s", name);
+	v = NULL;
+	rc = 0;
+out:
+	if (tmp != NULL) {
+		char *why = NULL;
+		if (remove_tree(tmp, &why) != 0) {
+			log_error("%s", why);
+			free(why);
+		}
+	}
+	free(tmp);
+	free(tmpdata);
+	json_decref(given);
+	vol_free(v);
+	return rc;
+}
+
+int
+vol_create(struct vol_registry *reg, const char *name, const json_t *opts,
+    char **cause)
+{
+	int rc;
+
+	if (name_volume_check(name, cause) != 0)
+		return -1;
+	pthread_mutex_lock(&reg->lock);
+	rc = vol_create_locked(reg, name, opts, cause);
+	pthread_mutex_unlock(&reg->lock);
+	return rc;
+}
+
+int
+vol_remove(struct vol_registry *reg, const char *name, char **cause)
+{
+	struct vol *v;
+	char suffix[17], *trash = NULL;
+	int rc = -1;
+
+	pthread_mutex_lock(&reg->lock);
+	v = vol_lookup(reg, name, cause);
+	if (v == NULL)
+		goto out;
+	if (refs_total(&v->meta.refs) > 0) {
+		set_cause(cause, "volume %s is in use (%u mount(s), first by "
+		    "%.12s); stop the containers using it first", name,
+		    refs_total(&v->meta.refs), v->meta.refs.v[0].id);
+		goto out;
+	}
+	if (reg->os->mounted(v->mountpoint) &&
+	    reg->os->unbind(v->mountpoint, cause) != 0)
+		goto out;
+	random_hex(suffix, 16);
+	trash = xasprintf("%s/%s.%s", reg->trash_dir, name, suffix);
+	if (rename(v->dir, trash) != 0) {
+		set_cause(cause, "removing volume %s: renaming %s: %s", name,
+		    v->dir, strerror(errno));
+		goto out;
+	}
+	if (fsync_dir(reg->volumes_dir) != 0)
+		log_warn("syncing %s: %s", reg->volumes_dir, strerror(errno));
+	vol_detach(reg, v);
+	vol_free(v);
+	vol_reap_request(reg);
+	log_info("removed volume %s", name);
+	rc = 0;
+out:
+	pthread_mutex_unlock(&reg->lock);
+	free(trash);
+	return rc;
+}
+
+int
+vol_mount(struct vol_registry *reg, const char *name, const char *id,
+    char **mountpoint, char **cause)
+{
+	struct vol *v;
+	struct stat st;
+	int bound = 0, rc = -1;
+
+	pthread_mutex_lock(&reg->lock);
+	v = vol_lookup(reg, name, cause);
+	if (v == NULL)
+		goto out;
+	if (lstat(v->data, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		/* Never hand out an empty directory in place of lost data. */
+		set_cause(cause, "volume %s: its data directory %s is missing; "
+		    "not mounting an empty volume in its place", name, v->data);
+		goto out;
+	}
+	if (!reg->os->mounted(v->mountpoint)) {
+		if (reg->os->bind(v->data, v->mountpoint, cause) != 0)
+			goto out;
+		bound = 1;
+	}
+	if (refs_add(&v->meta.refs, id) != 0) {
+		set_cause(cause, "volume %s: too many mount IDs", name);
+		goto undo;
+	}
+	if (meta_save(v->dir, &v->meta, cause) != 0) {
+		refs_del(&v->meta.refs, id);
+		goto undo;
+	}
+	*mountpoint = xstrdup(v->mountpoint);
+	log_info("mounted volume %s for %.12s (%u reference(s))", name, id,
+	    refs_total(&v->meta.refs));
+	rc = 0;
+	goto out;
+undo:
+	if (bound)
+		reg->os->unbind(v->mountpoint, NULL);
+out:
+	pthread_mutex_unlock(&reg->lock);
+	return rc;
+}
+
+int
+vol_unmount(struct vol_registry *reg, const char *name, const char *id,
+    char **cause)
+{
+	struct vol *v;
+	int rc = -1;
+
+	pthread_mutex_lock(&reg->lock);
+	v = vol_lookup(reg, name, cause);
+	if (v == NULL)
+		goto out;
+	if (!refs_del(&v->meta.refs, id)) {
+		log_info("unmount of volume %s for unknown ID %.12s: nothing "
+		    "to do", name, id);
+		rc = 0;
+		goto out;
+	}
+	if (refs_total(&v->meta.refs) == 0 &&
+	    reg->os->unbind(v->mountpoint, cause) != 0) {
+		refs_add(&v->meta.refs, id);
+		goto out;
+	}
+	if (meta_save(v->dir, &v->meta, cause) != 0)
+		goto out;
+	log_info("unmounted volume %s for %.12s (%u reference(s) left)", name,
+	    id, refs_total(&v->meta.refs));
+	rc = 0;
+out:
+	pthread_mutex_unlock(&reg->lock);
+	return rc;
+}
+
+int
+vol_path(struct vol_registry *reg, const char *name, char **mountpoint,
+    char **cause)
+{
+	struct vol *v;
+	int rc = -1;
+
+	*mountpoint = NULL;
+	pthread_mutex_lock(&reg->lock);
+	v = vol_lookup(reg, name, cause);
+	if (v != NULL) {
+		if (refs_total(&v->meta.refs) > 0)
+			*mountpoint = xstrdup(v->mountpoint);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&reg->lock);
+	return rc;
+}
+
+static json_t *
+vol_status(const struct vol *v)
+{
+	json_t *status = json_object(), *backup = json_array(), *restore;
+	size_t i;
+
+	for (i = 0; i < v->opts.nbackup; i++)
+		json_array_append_new(backup, json_string(v->opts.backup[i]));
+	json_object_set_new(status, "backup", backup);
+	if (v->opts.schedule != NULL)
+		json_object_set_new(status, "schedule",
+		    json_string(v->opts.schedule));
+	json_object_set_new(status, "on-unmount", json_boolean(
+	    v->opts.on_unmount == -1 ? v->opts.nbackup > 0 :
+	    v->opts.on_unmount));
+	json_object_set_new(status, "mounts",
+	    json_integer(refs_total(&v->meta.refs)));
+	if (v->opts.restore_from != NULL) {
+		restore = json_pack("{s:s}", "from", v->opts.restore_from);
+		if (v->opts.restore_source != NULL)
+			json_object_set_new(restore, "source",
+			    json_string(v->opts.restore_source));
+		json_object_set_new(restore, "volume", json_string(
+		    v->opts.restore_volume != NULL ? v->opts.restore_volume :
+		    v->meta.name));
+		json_object_set_new(restore, "snapshot", json_string(
+		    v->opts.restore_snapshot != NULL ?
+		    v->opts.restore_snapshot : "latest"));
+		json_object_set_new(status, "restore", restore);
+	}
+	return status;
+}
+
+json_t *
+vol_get(struct vol_registry *reg, const char *name, char **cause)
+{
+	struct vol *v;
+	struct tm tm;
+	char created[32];
+	json_t *j = NULL;
+
+	pthread_mutex_lock(&reg->lock);
+	v = vol_lookup(reg, name, cause);
+	if (v != NULL) {
+		gmtime_r(&v->meta.created, &tm);
+		strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		j = json_pack("{s:s, s:s, s:o}", "Name", v->meta.name,
+		    "CreatedAt", created, "Status", vol_status(v));
+		if (refs_total(&v->meta.refs) > 0)
+			json_object_set_new(j, "Mountpoint",
+			    json_string(v->mountpoint));
+	}
+	pthread_mutex_unlock(&reg->lock);
+	return j;
+}
+
+json_t *
+vol_list(struct vol_registry *reg)
+{
+	json_t *list = json_array(), *item;
+	size_t i;
+
+	pthread_mutex_lock(&reg->lock);
+	for (i = 0; i < reg->n; i++) {
+		item = json_pack("{s:s}", "Name", reg->v[i]->meta.name);
+		if (refs_total(&reg->v[i]->meta.refs) > 0)
+			json_object_set_new(item, "Mountpoint",
+			    json_string(reg->v[i]->mountpoint));
+		json_array_append_new(list, item);
+	}
+	pthread_mutex_unlock(&reg->lock);
+	return list;
+}

@@ -1,0 +1,55 @@
+/*
+ * volume: the registry of privateer volumes. Each volume is a directory
+ * <state>/volumes/<name>/ holding meta.json and data/; the data is exposed
+ * to containers by a bind mount at <mount root>/<name>, where the mount root
+ * is the plugin's propagated mount. OS effects (mounting) go through a small
+ * function table so tests can substitute them.
+ */
+#ifndef PRIVATEER_VOLUME_H
+#define PRIVATEER_VOLUME_H
+
+#include <jansson.h>
+
+struct vol_os {
+	/* Makes dst (creating it) show the directory src. */
+	int (*bind)(const char *src, const char *dst, char **cause);
+	/* Undoes bind and removes dst; succeeds if dst is not mounted. */
+	int (*unbind)(const char *dst, char **cause);
+	/* 1 if path is currently a mount point, else 0. */
+	int (*mounted)(const char *path);
+};
+
+extern const struct vol_os vol_os_linux;
+
+struct vol_registry;
+
+/*
+ * Opens (creating if needed) the registry under state_dir, loads every
+ * volume, finishes interrupted creations and removals, and drops mount
+ * references whose mount no longer exists (the host or Docker restarted).
+ * NULL with *cause on failure. The strings are copied.
+ */
+struct vol_registry *vol_open(const char *state_dir, const char *mount_root,
+    const struct vol_os *os, char **cause);
+void vol_close(struct vol_registry *);
+
+/* opts is a JSON object of strings or NULL; not taken. */
+int vol_create(struct vol_registry *, const char *name, const json_t *opts,
+    char **cause);
+int vol_remove(struct vol_registry *, const char *name, char **cause);
+/* *mountpoint (caller frees) is where the volume is now visible. */
+int vol_mount(struct vol_registry *, const char *name, const char *id,
+    char **mountpoint, char **cause);
+int vol_unmount(struct vol_registry *, const char *name, const char *id,
+    char **cause);
+/* *mountpoint is NULL when the volume is not mounted. */
+int vol_path(struct vol_registry *, const char *name, char **mountpoint,
+    char **cause);
+/* Docker's Volume object {Name, Mountpoint, CreatedAt, Status}; caller owns. */
+json_t *vol_get(struct vol_registry *, const char *name, char **cause);
+/* Array of {Name, Mountpoint}; caller owns. */
+json_t *vol_list(struct vol_registry *);
+/* Waits until removed volumes' data is deleted (tests, shutdown). */
+void vol_reap_wait(struct vol_registry *);
+
+#endif
