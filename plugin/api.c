@@ -243,6 +243,8 @@ api_handle(struct vol_registry *reg, const char *method, const char *url,
 		free(cause);
 		return 400;
 	}
+	log_debug("%s %s%s%s", url + 1, req.name != NULL ? req.name : "",
+	    req.id != NULL ? " id=" : "", req.id != NULL ? req.id : "");
 	j = api_run(reg, &req, &cause);
 	if (j != NULL) {
 		*out = api_dump(j);

@@ -35,23 +35,20 @@ log_msg(enum log_level level, const char *fmt, ...)
 
 	if (level > log_threshold)
 		return;
-	n = snprintf(line, sizeof line, "level=%s msg=\"", log_names[level]);
+	n = snprintf(line, sizeof line, "%s: ", log_names[level]);
 	va_start(ap, fmt);
-	m = vsnprintf(line + n, sizeof line - (size_t)n - 2, fmt, ap);
+	m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
 	va_end(ap);
 	if (m < 0)
 		return;
 	len = (size_t)n + (size_t)m;
-	if (len > sizeof line - 2)
-		len = sizeof line - 2;
-	/* One event per line: embedded newlines from causes become spaces. */
+	if (len > sizeof line - 1)
+		len = sizeof line - 1;
+	/* One event per line: control characters from causes become spaces. */
 	for (i = (size_t)n; i < len; i++) {
-		if (line[i] == '\n' || line[i] == '\r')
+		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
 			line[i] = ' ';
-		else if (line[i] == '"')
-			line[i] = '\'';
 	}
-	line[len++] = '"';
 	line[len++] = '\n';
 	(void)write_all(STDERR_FILENO, line, len);
 }
