@@ -98,6 +98,32 @@ e2e_descendants() {
 	done
 }
 
+# Kills host $1's dockerd with SIGKILL, as a crash would, with every process
+# it started (containerd, shims, containers, the plugin), and waits until
+# they are all gone and their mounts are released.
+e2e_kill_dockerd() {
+	local host=$1 dir=$E2E_TMP/$1 pid kids i m
+	pid=$(cat "$dir/dockerd.pid.launch" 2>/dev/null || true)
+	[ -n "$pid" ] || return 0
+	kids=$(e2e_descendants "$pid")
+	kill -KILL "$pid" $kids 2>/dev/null || true
+	for i in $(seq 1 100); do
+		local alive=0
+		for p in $pid $kids; do
+			if [ -e /proc/"$p" ] && ! grep -q '^State:.*Z' /proc/"$p"/status 2>/dev/null; then
+				alive=1
+			fi
+		done
+		[ $alive = 0 ] && break
+		sleep 0.1
+	done
+	for m in $(awk -v t="$dir/" 'index($5, t) == 1 { print $5 }' \
+		/proc/self/mountinfo | sort -r); do
+		umount -l "$m" 2>/dev/null || true
+	done
+	rm -f "$dir/dockerd.pid.launch" "$dir/exec/containerd/containerd.pid"
+}
+
 e2e_cleanup() {
 	local rc=$? host pid m
 	set +e
