@@ -128,6 +128,17 @@ e2e_cleanup() {
 	local rc=$? host pid m
 	set +e
 	if [ -n "$E2E_TMP" ]; then
+		# A sanitizer build of the plugin reports into the daemon's log.
+		for host in "${E2E_HOSTS[@]-}"; do
+			[ -n "$host" ] || continue
+			if grep -E 'plugin=' "$E2E_TMP/$host/dockerd.log" 2>/dev/null |
+				grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:'; then
+				e2e_log "FAIL: sanitizer report from the plugin on $host:"
+				grep -E 'plugin=' "$E2E_TMP/$host/dockerd.log" |
+					grep -E -A30 'Sanitizer|runtime error:' | head -60 >&2
+				[ $rc -eq 0 ] && rc=1
+			fi
+		done
 		if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
 			for host in "${E2E_HOSTS[@]-}"; do
 				[ -n "$host" ] || continue

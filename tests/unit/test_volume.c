@@ -1,1 +1,1206 @@
-int main(void){return 0;}
+/*
+ * test_volume: the volume registry on a real state directory (mkdtemp per
+ * test) with the in-memory fake of struct vol_os, so nothing is mounted.
+ * Covered: create, list and get; Docker's repeated Create (same options or
+ * none succeed, different options fail); bad options and names leave nothing
+ * on disk; mount points and bind counts for several IDs and for one ID held
+ * twice; unmount of an unknown ID; remove refused while in use and, after
+ * unmount, deleting the data in the background; refusing to mount a volume
+ * whose data directory is gone; a failed bind taking no reference;
+ * persistence across close and reopen (options, creation time and mount
+ * references, which survive only if the mount does); and the clean-up done
+ * at open: leftovers in .tmp and .trash are deleted, a volume with corrupt
+ * metadata is skipped but never deleted.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "meta.h"
+#include "util.h"
+#include "volume.h"
+
+/*
+ * tests/CMakeLists.txt builds each test from its one source file, so the
+ * fake is compiled into this translation unit rather than linked.
+ */
+#include "../fakes/fake_os.c"
+
+struct fixture {
+	char root[64];
+	char *state;		/* <root>/state */
+	char *mnt;		/* <root>/mnt, the mount root */
+	char *volumes;		/* <state>/volumes */
+	char *tmp;		/* <volumes>/.tmp */
+	char *trash;		/* <volumes>/.trash */
+	struct vol_registry *reg;
+};
+
+static void
+assert_mentions(const char *cause, const char *needle)
+{
+	if (cause == NULL)
+		fail_msg("no cause set (expected one mentioning \"%s\")",
+		    needle);
+	if (strstr(cause, needle) == NULL)
+		fail_msg("cause \"%s\" does not mention \"%s\"", cause, needle);
+}
+
+static struct vol_registry *
+open_registry(struct fixture *f)
+{
+	struct vol_registry *reg;
+	char *cause = NULL;
+
+	reg = vol_open(f->state, f->mnt, &fake_os, &cause);
+	if (reg == NULL)
+		fail_msg("vol_open: %s", cause != NULL ? cause : "(no cause)");
+	assert_null(cause);
+	return reg;
+}
+
+static void
+reopen(struct fixture *f)
+{
+	vol_close(f->reg);
+	f->reg = NULL;
+	f->reg = open_registry(f);
+	vol_reap_wait(f->reg);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof *f);
+
+	strcpy(f->root, "/tmp/privateer-test-volume-XXXXXX");
+	if (mkdtemp(f->root) == NULL) {
+		free(f);
+		return -1;
+	}
+	f->state = xasprintf("%s/state", f->root);
+	f->mnt = xasprintf("%s/mnt", f->root);
+	f->volumes = xasprintf("%s/volumes", f->state);
+	f->tmp = xasprintf("%s/.tmp", f->volumes);
+	f->trash = xasprintf("%s/.trash", f->volumes);
+	fake_os_reset();
+	*state = f;
+	f->reg = open_registry(f);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	vol_close(f->reg);
+	(void)remove_tree(f->root, NULL);
+	fake_os_reset();
+	free(f->state);
+	free(f->mnt);
+	free(f->volumes);
+	free(f->tmp);
+	free(f->trash);
+	free(f);
+	return 0;
+}
+
+static json_t *
+load(const char *text)
+{
+	json_error_t err;
+	json_t *j;
+
+	if (text == NULL)
+		return NULL;
+	j = json_loads(text, JSON_DECODE_ANY, &err);
+	if (j == NULL)
+		fail_msg("test JSON %s: %s", text, err.text);
+	return j;
+}
+
+static int
+create(struct fixture *f, const char *name, const char *opts, char **cause)
+{
+	json_t *j = load(opts);
+	int rc;
+
+	rc = vol_create(f->reg, name, j, cause);
+	json_decref(j);
+	return rc;
+}
+
+static void
+create_ok(struct fixture *f, const char *name, const char *opts)
+{
+	char *cause = NULL;
+
+	if (create(f, name, opts, &cause) != 0)
+		fail_msg("creating %s: %s", name,
+		    cause != NULL ? cause : "(no cause)");
+	assert_null(cause);
+}
+
+/* Mounts and checks the mount point is <mount root>/<name>. */
+static void
+mount_ok(struct fixture *f, const char *name, const char *id)
+{
+	char *mp = NULL, *cause = NULL, *want;
+
+	if (vol_mount(f->reg, name, id, &mp, &cause) != 0)
+		fail_msg("mounting %s for %s: %s", name, id,
+		    cause != NULL ? cause : "(no cause)");
+	assert_null(cause);
+	want = xasprintf("%s/%s", f->mnt, name);
+	assert_string_equal(mp, want);
+	free(want);
+	free(mp);
+}
+
+static void
+unmount_ok(struct fixture *f, const char *name, const char *id)
+{
+	char *cause = NULL;
+
+	if (vol_unmount(f->reg, name, id, &cause) != 0)
+		fail_msg("unmounting %s for %s: %s", name, id,
+		    cause != NULL ? cause : "(no cause)");
+	assert_null(cause);
+}
+
+/* The volume's Status.mounts from vol_get. */
+static json_int_t
+mounts_of(struct fixture *f, const char *name)
+{
+	json_t *v;
+	json_int_t n;
+	char *cause = NULL;
+
+	v = vol_get(f->reg, name, &cause);
+	if (v == NULL)
+		fail_msg("vol_get %s: %s", name, cause);
+	n = json_integer_value(json_object_get(json_object_get(v, "Status"),
+	    "mounts"));
+	assert_true(json_is_integer(json_object_get(json_object_get(v,
+	    "Status"), "mounts")));
+	json_decref(v);
+	return n;
+}
+
+/* vol_path's answer; caller frees (NULL when not mounted). */
+static char *
+path_of(struct fixture *f, const char *name)
+{
+	char *mp = (char *)"junk", *cause = NULL;
+
+	if (vol_path(f->reg, name, &mp, &cause) != 0)
+		fail_msg("vol_path %s: %s", name, cause);
+	return mp;
+}
+
+static int
+exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+static int
+is_dir(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static char *
+vpath(struct fixture *f, const char *name, const char *rest)
+{
+	if (rest == NULL)
+		return xasprintf("%s/%s", f->volumes, name);
+	return xasprintf("%s/%s/%s", f->volumes, name, rest);
+}
+
+static char *
+mpath(struct fixture *f, const char *name)
+{
+	return xasprintf("%s/%s", f->mnt, name);
+}
+
+/* Entries in dir other than "." and "..". */
+static size_t
+count_entries(const char *dir)
+{
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	d = opendir(dir);
+	if (d == NULL)
+		fail_msg("opendir %s: %s", dir, strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static void
+write_text(const char *path, const char *text)
+{
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write_all(fd, text, strlen(text)), 0);
+	assert_int_equal(close(fd), 0);
+}
+
+static void
+mkdir_ok(const char *path)
+{
+	if (mkdir(path, 0755) != 0)
+		fail_msg("mkdir %s: %s", path, strerror(errno));
+}
+
+/* The reference total stored in the volume's meta.json. */
+static unsigned
+stored_refs(struct fixture *f, const char *name)
+{
+	struct vol_meta m;
+	char *dir = vpath(f, name, NULL), *cause = NULL;
+	unsigned n;
+
+	if (meta_load(dir, &m, &cause) != 0)
+		fail_msg("meta_load: %s", cause);
+	n = refs_total(&m.refs);
+	meta_free(&m);
+	free(dir);
+	return n;
+}
+
+/* ---- create, list, get ---- */
+
+static void
+test_open_layout(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_true(is_dir(f->volumes));
+	assert_true(is_dir(f->tmp));
+	assert_true(is_dir(f->trash));
+	assert_true(is_dir(f->mnt));
+}
+
+static void
+test_create_list_get(void **state)
+{
+	struct fixture *f = *state;
+	json_t *list, *v, *status, *backup;
+	char *cause = NULL, *p;
+	time_t before, after, t;
+	struct tm tm;
+	const char *s;
+
+	v = vol_list(f->reg);
+	assert_true(json_is_array(v));
+	assert_int_equal(json_array_size(v), 0);
+	json_decref(v);
+
+	before = time(NULL);
+	create_ok(f, "vol1", "{}");
+	after = time(NULL);
+	create_ok(f, "vol2", "{\"backup\": \"s1,s2\", \"schedule\": "
+	    "\"@daily\"}");
+
+	/* On disk: <volumes>/<name>/{meta.json,data/}; .tmp is empty. */
+	p = vpath(f, "vol1", "data");
+	assert_true(is_dir(p));
+	free(p);
+	p = vpath(f, "vol1", META_FILE);
+	assert_true(exists(p));
+	free(p);
+	assert_int_equal(count_entries(f->tmp), 0);
+
+	list = vol_list(f->reg);
+	assert_int_equal(json_array_size(list), 2);
+	v = json_array_get(list, 0);
+	assert_true(json_is_string(json_object_get(v, "Name")));
+	assert_null(json_object_get(v, "Mountpoint"));
+	s = json_string_value(json_object_get(json_array_get(list, 1),
+	    "Name"));
+	assert_true(strcmp(s, "vol1") == 0 || strcmp(s, "vol2") == 0);
+	assert_string_not_equal(s, json_string_value(json_object_get(v,
+	    "Name")));
+	json_decref(list);
+
+	v = vol_get(f->reg, "vol1", &cause);
+	assert_non_null(v);
+	assert_null(cause);
+	assert_string_equal(json_string_value(json_object_get(v, "Name")),
+	    "vol1");
+	assert_null(json_object_get(v, "Mountpoint"));
+	s = json_string_value(json_object_get(v, "CreatedAt"));
+	assert_non_null(s);
+	memset(&tm, 0, sizeof tm);
+	p = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	assert_non_null(p);
+	assert_int_equal(*p, '\0');
+	t = timegm(&tm);
+	assert_true(t >= before && t <= after);
+	status = json_object_get(v, "Status");
+	assert_int_equal(json_array_size(json_object_get(status, "backup")),
+	    0);
+	assert_true(json_is_false(json_object_get(status, "on-unmount")));
+	assert_int_equal(json_integer_value(json_object_get(status, "mounts")),
+	    0);
+	assert_null(json_object_get(status, "schedule"));
+	assert_null(json_object_get(status, "restore"));
+	json_decref(v);
+
+	v = vol_get(f->reg, "vol2", NULL);
+	status = json_object_get(v, "Status");
+	backup = json_object_get(status, "backup");
+	assert_int_equal(json_array_size(backup), 2);
+	assert_string_equal(json_string_value(json_array_get(backup, 0)), "s1");
+	assert_string_equal(json_string_value(json_array_get(backup, 1)), "s2");
+	assert_string_equal(json_string_value(json_object_get(status,
+	    "schedule")), "@daily");
+	/* on-unmount defaults to true when there are backup servers. */
+	assert_true(json_is_true(json_object_get(status, "on-unmount")));
+	json_decref(v);
+}
+
+static void
+test_create_restore_status(void **state)
+{
+	struct fixture *f = *state;
+	json_t *v, *restore;
+
+	create_ok(f, "r1", "{\"restore-from\": \"srv\"}");
+	create_ok(f, "r2", "{\"restore-from\": \"srv\", \"restore-source\": "
+	    "\"cl\", \"restore-volume\": \"other\", \"restore-snapshot\": "
+	    "\"20260131T235900Z\", \"backup\": \"b\", \"on-unmount\": "
+	    "\"false\"}");
+
+	v = vol_get(f->reg, "r1", NULL);
+	restore = json_object_get(json_object_get(v, "Status"), "restore");
+	assert_string_equal(json_string_value(json_object_get(restore, "from")),
+	    "srv");
+	assert_null(json_object_get(restore, "source"));
+	/* Defaults: the same volume name, the latest snapshot. */
+	assert_string_equal(json_string_value(json_object_get(restore,
+	    "volume")), "r1");
+	assert_string_equal(json_string_value(json_object_get(restore,
+	    "snapshot")), "latest");
+	json_decref(v);
+
+	v = vol_get(f->reg, "r2", NULL);
+	restore = json_object_get(json_object_get(v, "Status"), "restore");
+	assert_string_equal(json_string_value(json_object_get(restore,
+	    "source")), "cl");
+	assert_string_equal(json_string_value(json_object_get(restore,
+	    "volume")), "other");
+	assert_string_equal(json_string_value(json_object_get(restore,
+	    "snapshot")), "20260131T235900Z");
+	assert_true(json_is_false(json_object_get(json_object_get(v, "Status"),
+	    "on-unmount")));
+	json_decref(v);
+}
+
+static void
+test_get_unknown(void **state)
+{
+	struct fixture *f = *state;
+	char *cause = NULL, *mp = NULL;
+
+	assert_null(vol_get(f->reg, "nope", &cause));
+	assert_mentions(cause, "no such volume");
+	assert_mentions(cause, "nope");
+	free(cause);
+	cause = NULL;
+	assert_null(vol_get(f->reg, "../etc", &cause));
+	assert_mentions(cause, "volume name");
+	free(cause);
+	cause = NULL;
+	assert_int_equal(vol_path(f->reg, "nope", &mp, &cause), -1);
+	assert_null(mp);
+	assert_mentions(cause, "no such volume");
+	free(cause);
+	cause = NULL;
+	assert_int_equal(vol_mount(f->reg, "nope", "id", &mp, &cause), -1);
+	assert_mentions(cause, "no such volume");
+	free(cause);
+	cause = NULL;
+	assert_int_equal(vol_unmount(f->reg, "nope", "id", &cause), -1);
+	assert_mentions(cause, "no such volume");
+	free(cause);
+	cause = NULL;
+	assert_int_equal(vol_remove(f->reg, "nope", &cause), -1);
+	assert_mentions(cause, "no such volume");
+	free(cause);
+}
+
+static void
+test_create_twice(void **state)
+{
+	struct fixture *f = *state;
+	char *cause = NULL;
+	json_t *list;
+
+	create_ok(f, "v", "{\"backup\": \"a\"}");
+	/* Docker re-sends Create: same options, or none at all. */
+	create_ok(f, "v", "{\"backup\": \"a\"}");
+	create_ok(f, "v", "{}");
+	create_ok(f, "v", NULL);
+	create_ok(f, "v", "null");
+	assert_int_equal(create(f, "v", "{\"backup\": \"b\"}", &cause), -1);
+	assert_mentions(cause, "different options");
+	free(cause);
+	cause = NULL;
+	assert_int_equal(create(f, "v", "{\"backup\": \"a\", \"on-unmount\": "
+	    "\"false\"}", &cause), -1);
+	assert_mentions(cause, "different options");
+	free(cause);
+
+	list = vol_list(f->reg);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+	assert_int_equal(count_entries(f->volumes), 3);	/* v .tmp .trash */
+	assert_int_equal(count_entries(f->tmp), 0);
+}
+
+static void
+test_create_twice_no_options(void **state)
+{
+	struct fixture *f = *state;
+	char *cause = NULL;
+
+	create_ok(f, "v", NULL);
+	create_ok(f, "v", "{}");
+	assert_int_equal(create(f, "v", "{\"backup\": \"a\"}", &cause), -1);
+	assert_mentions(cause, "different options");
+	free(cause);
+}
+
+static void
+test_create_bad_option(void **state)
+{
+	struct fixture *f = *state;
+	char *cause = NULL, *p;
+	json_t *list;
+
+	assert_int_equal(create(f, "v", "{\"bogus\": \"x\"}", &cause), -1);
+	assert_mentions(cause, "unknown option");
+	free(cause);
+	cause = NULL;
+	assert_int_equal(create(f, "v", "{\"schedule\": \"99 * * * *\"}",
+	    &cause), -1);
+	assert_mentions(cause, "schedule");
+	free(cause);
+	cause = NULL;
+	assert_int_equal(create(f, "v", "[\"backup\"]", &cause), -1);
+	assert_non_null(cause);
+	free(cause);
+	cause = NULL;
+
+	assert_null(vol_get(f->reg, "v", &cause));
+	free(cause);
+	list = vol_list(f->reg);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+	p = vpath(f, "v", NULL);
+	assert_false(exists(p));
+	free(p);
+	assert_int_equal(count_entries(f->volumes), 2);	/* .tmp .trash */
+	assert_int_equal(count_entries(f->tmp), 0);
+
+	/* And the name is still free. */
+	create_ok(f, "v", "{\"backup\": \"x\"}");
+}
+
+static void
+test_create_bad_name(void **state)
+{
+	static const char *const bad[] = { "", "../evil", ".tmp", ".trash",
+	    "a/b", "-v", "a b" };
+	struct fixture *f = *state;
+	char *cause = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		if (create(f, bad[i], "{}", &cause) != -1)
+			fail_msg("created \"%s\"", bad[i]);
+		assert_mentions(cause, "volume name");
+		free(cause);
+		cause = NULL;
+	}
+	assert_int_equal(count_entries(f->volumes), 2);
+	assert_int_equal(count_entries(f->tmp), 0);
+	assert_int_equal(count_entries(f->state), 1);
+}
+
+/* ---- mount, unmount, path ---- */
+
+static void
+test_mount_two_ids(void **state)
+{
+	struct fixture *f = *state;
+	char *mp, *data, *p;
+	json_t *v, *list;
+
+	create_ok(f, "v", "{}");
+	mount_ok(f, "v", "c1");
+	assert_int_equal(fake_os_state.binds, 1);
+	mp = mpath(f, "v");
+	data = vpath(f, "v", "data");
+	assert_true(fake_os_is_mounted(mp));
+	assert_string_equal(fake_os_source(mp), data);
+	assert_true(is_dir(mp));
+
+	mount_ok(f, "v", "c2");
+	assert_int_equal(fake_os_state.binds, 1);
+	assert_int_equal(fake_os_state.unbind_calls, 0);
+	assert_int_equal(mounts_of(f, "v"), 2);
+	assert_int_equal(stored_refs(f, "v"), 2);
+
+	p = path_of(f, "v");
+	assert_non_null(p);
+	assert_string_equal(p, mp);
+	free(p);
+	v = vol_get(f->reg, "v", NULL);
+	assert_string_equal(json_string_value(json_object_get(v,
+	    "Mountpoint")), mp);
+	json_decref(v);
+	list = vol_list(f->reg);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(list, 0), "Mountpoint")), mp);
+	json_decref(list);
+
+	unmount_ok(f, "v", "c1");
+	assert_int_equal(fake_os_state.unbinds, 0);
+	assert_true(fake_os_is_mounted(mp));
+	assert_int_equal(mounts_of(f, "v"), 1);
+	unmount_ok(f, "v", "c2");
+	assert_int_equal(fake_os_state.unbinds, 1);
+	assert_false(fake_os_is_mounted(mp));
+	assert_int_equal(mounts_of(f, "v"), 0);
+	assert_int_equal(stored_refs(f, "v"), 0);
+	assert_null(path_of(f, "v"));
+
+	/* Mounting again binds again. */
+	mount_ok(f, "v", "c3");
+	assert_int_equal(fake_os_state.binds, 2);
+	free(mp);
+	free(data);
+}
+
+static void
+test_mount_same_id_twice(void **state)
+{
+	struct fixture *f = *state;
+	char *p;
+
+	create_ok(f, "v", "{}");
+	mount_ok(f, "v", "cp");
+	mount_ok(f, "v", "cp");
+	assert_int_equal(fake_os_state.binds, 1);
+	assert_int_equal(mounts_of(f, "v"), 2);
+
+	unmount_ok(f, "v", "cp");
+	assert_int_equal(fake_os_state.unbinds, 0);
+	p = path_of(f, "v");
+	assert_non_null(p);
+	free(p);
+
+	unmount_ok(f, "v", "cp");
+	assert_int_equal(fake_os_state.unbinds, 1);
+	assert_null(path_of(f, "v"));
+
+	/* A third unmount is of an ID no longer known: harmless. */
+	unmount_ok(f, "v", "cp");
+	assert_int_equal(fake_os_state.unbinds, 1);
+	assert_int_equal(fake_os_state.unbind_calls, 1);
+}
+
+static void
+test_unmount_unknown_id(void **state)
+{
+	struct fixture *f = *state;
+
+	create_ok(f, "v", "{}");
+	/* Not mounted at all. */
+	unmount_ok(f, "v", "ghost");
+	assert_int_equal(fake_os_state.unbind_calls, 0);
+
+	mount_ok(f, "v", "c1");
+	unmount_ok(f, "v", "ghost");
+	assert_int_equal(fake_os_state.unbind_calls, 0);
+	assert_int_equal(mounts_of(f, "v"), 1);
+	assert_int_equal(stored_refs(f, "v"), 1);
+}
+
+static void
+test_path_unmounted(void **state)
+{
+	struct fixture *f = *state;
+	char *mp = (char *)"junk", *cause = NULL;
+
+	create_ok(f, "v", "{}");
+	assert_int_equal(vol_path(f->reg, "v", &mp, &cause), 0);
+	assert_null(mp);
+	assert_null(cause);
+}
+
+static void
+test_mount_missing_data(void **state)
+{
+	struct fixture *f = *state;
+	char *data, *mp = NULL, *cause = NULL;
+
+	create_ok(f, "v", "{}");
+	data = vpath(f, "v", "data");
+	assert_int_equal(remove_tree(data, NULL), 0);
+	assert_int_equal(vol_mount(f->reg, "v", "c1", &mp, &cause), -1);
+	assert_mentions(cause, "missing");
+	assert_null(mp);
+	assert_int_equal(fake_os_state.binds, 0);
+	assert_int_equal(mounts_of(f, "v"), 0);
+	assert_int_equal(stored_refs(f, "v"), 0);
+	free(cause);
+	cause = NULL;
+
+	/* A file in its place is not a data directory either. */
+	write_text(data, "not a directory");
+	assert_int_equal(vol_mount(f->reg, "v", "c1", &mp, &cause), -1);
+	assert_mentions(cause, "missing");
+	assert_int_equal(fake_os_state.binds, 0);
+	free(cause);
+	free(data);
+}
+
+static void
+test_mount_bind_fails(void **state)
+{
+	struct fixture *f = *state;
+	char *mp = NULL, *cause = NULL;
+
+	create_ok(f, "v", "{}");
+	fake_os_state.fail_bind = 1;
+	assert_int_equal(vol_mount(f->reg, "v", "c1", &mp, &cause), -1);
+	assert_mentions(cause, "fake bind");
+	assert_null(mp);
+	free(cause);
+	assert_int_equal(mounts_of(f, "v"), 0);
+	assert_int_equal(stored_refs(f, "v"), 0);
+	assert_null(path_of(f, "v"));
+
+	/* The next attempt works and is the only reference. */
+	mount_ok(f, "v", "c1");
+	assert_int_equal(mounts_of(f, "v"), 1);
+	unmount_ok(f, "v", "c1");
+	assert_int_equal(fake_os_state.unbinds, 1);
+}
+
+static void
+test_unmount_unbind_fails(void **state)
+{
+	struct fixture *f = *state;
+	char *cause = NULL;
+
+	create_ok(f, "v", "{}");
+	mount_ok(f, "v", "c1");
+	fake_os_state.fail_unbind = 1;
+	assert_int_equal(vol_unmount(f->reg, "v", "c1", &cause), -1);
+	assert_mentions(cause, "fake unbind");
+	free(cause);
+	/* The reference stays, so Docker can retry. */
+	assert_int_equal(mounts_of(f, "v"), 1);
+	unmount_ok(f, "v", "c1");
+	assert_int_equal(mounts_of(f, "v"), 0);
+	assert_int_equal(fake_os_state.unbinds, 1);
+}
+
+/* ---- remove ---- */
+
+static void
+test_remove_in_use(void **state)
+{
+	struct fixture *f = *state;
+	char *cause = NULL, *dir;
+
+	create_ok(f, "v", "{}");
+	mount_ok(f, "v", "0123456789abcdef");
+	assert_int_equal(vol_remove(f->reg, "v", &cause), -1);
+	assert_mentions(cause, "in use");
+	free(cause);
+	dir = vpath(f, "v", "data");
+	assert_true(is_dir(dir));
+	free(dir);
+	assert_int_equal(mounts_of(f, "v"), 1);
+	assert_int_equal(fake_os_state.unbind_calls, 0);
+}
+
+static void
+test_remove(void **state)
+{
+	struct fixture *f = *state;
+	char *cause = NULL, *dir, *file;
+	json_t *list;
+
+	create_ok(f, "v", "{}");
+	create_ok(f, "keep", "{}");
+	file = vpath(f, "v", "data/file");
+	write_text(file, "some data");
+	free(file);
+	mount_ok(f, "v", "c1");
+	unmount_ok(f, "v", "c1");
+	assert_int_equal(vol_remove(f->reg, "v", &cause), 0);
+	assert_null(cause);
+	vol_reap_wait(f->reg);
+
+	dir = vpath(f, "v", NULL);
+	assert_false(exists(dir));
+	free(dir);
+	assert_int_equal(count_entries(f->trash), 0);
+	assert_null(vol_get(f->reg, "v", &cause));
+	assert_mentions(cause, "no such volume");
+	free(cause);
+	cause = NULL;
+	list = vol_list(f->reg);
+	assert_int_equal(json_array_size(list), 1);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(list, 0), "Name")), "keep");
+	json_decref(list);
+
+	assert_int_equal(vol_remove(f->reg, "v", &cause), -1);
+	assert_mentions(cause, "no such volume");
+	free(cause);
+
+	/* The name can be used again, and starts empty. */
+	create_ok(f, "v", "{\"backup\": \"other\"}");
+	file = vpath(f, "v", "data/file");
+	assert_false(exists(file));
+	free(file);
+}
+
+static void
+test_remove_stale_mount(void **state)
+{
+	struct fixture *f = *state;
+	char *mp, *data;
+
+	/* No references, but something is still mounted there. */
+	create_ok(f, "v", "{}");
+	mp = mpath(f, "v");
+	data = vpath(f, "v", "data");
+	fake_os_set_mounted(mp, data, 1);
+	assert_int_equal(vol_remove(f->reg, "v", NULL), 0);
+	assert_false(fake_os_is_mounted(mp));
+	assert_int_equal(fake_os_state.unbinds, 1);
+	free(mp);
+	free(data);
+}
+
+/* ---- persistence and recovery at open ---- */
+
+static void
+test_reopen_keeps_mounted(void **state)
+{
+	struct fixture *f = *state;
+	char *mp, *p, *cause = NULL;
+	json_t *v, *list;
+	const char *created;
+	char *created_before;
+
+	create_ok(f, "a", "{\"backup\": \"s1,s2\", \"schedule\": "
+	    "\"*/5 * * * *\"}");
+	create_ok(f, "b", "{}");
+	mount_ok(f, "a", "c1");
+	mount_ok(f, "a", "c1");
+	mount_ok(f, "a", "c2");
+	v = vol_get(f->reg, "a", NULL);
+	created_before = xstrdup(json_string_value(json_object_get(v,
+	    "CreatedAt")));
+	json_decref(v);
+
+	/* The fake keeps a's mount: it survived the plugin restart. */
+	reopen(f);
+	mp = mpath(f, "a");
+	assert_true(fake_os_is_mounted(mp));
+	list = vol_list(f->reg);
+	assert_int_equal(json_array_size(list), 2);
+	json_decref(list);
+	v = vol_get(f->reg, "a", &cause);
+	assert_non_null(v);
+	created = json_string_value(json_object_get(v, "CreatedAt"));
+	assert_string_equal(created, created_before);
+	assert_string_equal(json_string_value(json_object_get(v,
+	    "Mountpoint")), mp);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(v,
+	    "Status"), "backup")), 2);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_object_get(v, "Status"), "schedule")), "*/5 * * * *");
+	json_decref(v);
+	assert_int_equal(mounts_of(f, "a"), 3);
+	p = path_of(f, "a");
+	assert_string_equal(p, mp);
+	free(p);
+	assert_int_equal(fake_os_state.unbind_calls, 0);
+
+	/* The same options are still "the same" after reloading. */
+	create_ok(f, "a", "{\"backup\": \"s1,s2\", \"schedule\": "
+	    "\"*/5 * * * *\"}");
+
+	/* The references still count: c1 twice, c2 once. */
+	unmount_ok(f, "a", "c1");
+	unmount_ok(f, "a", "c2");
+	assert_int_equal(fake_os_state.unbinds, 0);
+	unmount_ok(f, "a", "c1");
+	assert_int_equal(fake_os_state.unbinds, 1);
+	assert_false(fake_os_is_mounted(mp));
+	free(mp);
+	free(created_before);
+}
+
+static void
+test_reopen_drops_gone_mounts(void **state)
+{
+	struct fixture *f = *state;
+	char *mp;
+
+	create_ok(f, "a", "{\"backup\": \"s\"}");
+	mount_ok(f, "a", "c1");
+	mount_ok(f, "a", "c2");
+	mp = mpath(f, "a");
+
+	/* The host rebooted: the mount is gone. */
+	vol_close(f->reg);
+	f->reg = NULL;
+	fake_os_set_mounted(mp, NULL, 0);
+	f->reg = open_registry(f);
+
+	assert_int_equal(mounts_of(f, "a"), 0);
+	assert_null(path_of(f, "a"));
+	/* Dropped on disk too, so another restart agrees. */
+	assert_int_equal(stored_refs(f, "a"), 0);
+	/* Options survive regardless. */
+	assert_int_equal(create(f, "a", "{\"backup\": \"other\"}", NULL), -1);
+
+	/* Docker's next Mount binds afresh. */
+	mount_ok(f, "a", "c3");
+	assert_int_equal(fake_os_state.binds, 2);
+	assert_int_equal(mounts_of(f, "a"), 1);
+	free(mp);
+}
+
+static void
+test_reopen_unbinds_unreferenced(void **state)
+{
+	struct fixture *f = *state;
+	char *mp, *data;
+
+	/* No references stored, but the mount is still there: undo it. */
+	create_ok(f, "a", "{}");
+	mp = mpath(f, "a");
+	data = vpath(f, "a", "data");
+	fake_os_set_mounted(mp, data, 1);
+	reopen(f);
+	assert_false(fake_os_is_mounted(mp));
+	assert_int_equal(fake_os_state.unbinds, 1);
+	assert_int_equal(mounts_of(f, "a"), 0);
+	free(mp);
+	free(data);
+}
+
+static void
+test_open_cleans_tmp(void **state)
+{
+	struct fixture *f = *state;
+	char *left, *p;
+
+	/* A creation interrupted by a crash. */
+	left = xasprintf("%s/half.0123456789abcdef", f->tmp);
+	mkdir_ok(left);
+	p = xasprintf("%s/data", left);
+	mkdir_ok(p);
+	free(p);
+	p = xasprintf("%s/data/file", left);
+	write_text(p, "x");
+	free(p);
+	p = xasprintf("%s/" META_FILE, left);
+	write_text(p, "{}");
+	free(p);
+	/* Even a plain file. */
+	p = xasprintf("%s/stray", f->tmp);
+	write_text(p, "x");
+	free(p);
+
+	reopen(f);
+	assert_false(exists(left));
+	assert_int_equal(count_entries(f->tmp), 0);
+	assert_null(vol_get(f->reg, "half", NULL));
+	free(left);
+}
+
+static void
+test_open_cleans_trash(void **state)
+{
+	struct fixture *f = *state;
+	char *p;
+
+	/* A removal interrupted by a crash. */
+	p = xasprintf("%s/old.0123456789abcdef", f->trash);
+	mkdir_ok(p);
+	free(p);
+	p = xasprintf("%s/old.0123456789abcdef/data", f->trash);
+	mkdir_ok(p);
+	free(p);
+	p = xasprintf("%s/old.0123456789abcdef/data/deep", f->trash);
+	mkdir_ok(p);
+	free(p);
+	p = xasprintf("%s/old.0123456789abcdef/data/deep/file", f->trash);
+	write_text(p, "x");
+	free(p);
+	p = xasprintf("%s/other", f->trash);
+	write_text(p, "x");
+	free(p);
+
+	reopen(f);
+	assert_int_equal(count_entries(f->trash), 0);
+}
+
+static void
+test_open_skips_corrupt(void **state)
+{
+	struct fixture *f = *state;
+	char *dir, *data, *meta, *text, *cause = NULL;
+	json_t *list;
+
+	create_ok(f, "good", "{}");
+	dir = vpath(f, "broken", NULL);
+	data = vpath(f, "broken", "data");
+	meta = vpath(f, "broken", META_FILE);
+	mkdir_ok(dir);
+	mkdir_ok(data);
+	write_text(meta, "{\"version\": 1, \"name\": \"bro");
+
+	reopen(f);
+	list = vol_list(f->reg);
+	assert_int_equal(json_array_size(list), 1);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(list, 0), "Name")), "good");
+	json_decref(list);
+	assert_null(vol_get(f->reg, "broken", NULL));
+
+	/* Never deleted: the data may be all someone has. */
+	assert_true(is_dir(data));
+	text = read_file_capped(meta, 4096, NULL);
+	assert_string_equal(text, "{\"version\": 1, \"name\": \"bro");
+	free(text);
+
+	/* Nor replaced by a new volume of the same name. */
+	assert_int_equal(create(f, "broken", "{}", &cause), -1);
+	assert_mentions(cause, "not a loaded volume");
+	free(cause);
+	assert_true(is_dir(data));
+	assert_int_equal(count_entries(f->tmp), 0);
+
+	/* A second restart still leaves it alone. */
+	reopen(f);
+	assert_true(is_dir(data));
+	free(dir);
+	free(data);
+	free(meta);
+}
+
+static void
+test_open_skips_misnamed(void **state)
+{
+	struct fixture *f = *state;
+	char *from, *to, *bad;
+	json_t *list;
+
+	/* A volume directory whose metadata names another volume. */
+	create_ok(f, "orig", "{}");
+	from = vpath(f, "orig", NULL);
+	to = vpath(f, "copy", NULL);
+	assert_int_equal(rename(from, to), 0);
+	/* And a directory whose name is not a volume name. */
+	bad = vpath(f, "-bad", NULL);
+	mkdir_ok(bad);
+
+	reopen(f);
+	list = vol_list(f->reg);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+	assert_true(is_dir(to));
+	assert_true(is_dir(bad));
+	free(from);
+	free(to);
+	free(bad);
+}
+
+static void
+test_open_bad_stored_options(void **state)
+{
+	struct fixture *f = *state;
+	struct vol_meta m;
+	char *dir;
+	json_t *v;
+
+	/* Options that no longer parse: the data is still served. */
+	create_ok(f, "v", "{\"backup\": \"s\"}");
+	dir = vpath(f, "v", NULL);
+	assert_int_equal(meta_load(dir, &m, NULL), 0);
+	json_object_set_new(m.options, "bogus", json_string("x"));
+	assert_int_equal(meta_save(dir, &m, NULL), 0);
+	meta_free(&m);
+
+	reopen(f);
+	v = vol_get(f->reg, "v", NULL);
+	assert_non_null(v);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(v,
+	    "Status"), "backup")), 0);
+	json_decref(v);
+	mount_ok(f, "v", "c1");
+	free(dir);
+}
+
+static void
+test_open_fails(void **state)
+{
+	struct fixture *f = *state;
+	char *file, *state_dir, *cause = NULL;
+
+	/* A state directory that cannot be created. */
+	file = xasprintf("%s/file", f->root);
+	write_text(file, "x");
+	state_dir = xasprintf("%s/state", file);
+	assert_null(vol_open(state_dir, f->mnt, &fake_os, &cause));
+	assert_mentions(cause, file);
+	free(cause);
+	free(state_dir);
+	free(file);
+}
+
+/* ---- concurrency ---- */
+
+struct worker {
+	struct fixture *f;
+	int n;
+	int failures;
+};
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	char id[32], *mp, *cause;
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		snprintf(id, sizeof id, "w%d-%d", w->n, i);
+		mp = NULL;
+		cause = NULL;
+		if (vol_mount(w->f->reg, "shared", id, &mp, &cause) != 0)
+			w->failures++;
+		free(mp);
+		free(cause);
+		cause = NULL;
+		if (vol_unmount(w->f->reg, "shared", id, &cause) != 0)
+			w->failures++;
+		free(cause);
+	}
+	return NULL;
+}
+
+static void
+test_parallel_mounts(void **state)
+{
+	struct fixture *f = *state;
+	struct worker w[4];
+	pthread_t t[4];
+	int i;
+
+	create_ok(f, "shared", "{}");
+	mount_ok(f, "shared", "holder");
+	for (i = 0; i < 4; i++) {
+		w[i].f = f;
+		w[i].n = i;
+		w[i].failures = 0;
+		assert_int_equal(pthread_create(&t[i], NULL, worker_main,
+		    &w[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(w[i].failures, 0);
+	}
+	/* "holder" kept it mounted throughout: one bind, no unbind. */
+	assert_int_equal(fake_os_state.binds, 1);
+	assert_int_equal(fake_os_state.unbind_calls, 0);
+	assert_int_equal(mounts_of(f, "shared"), 1);
+	assert_int_equal(stored_refs(f, "shared"), 1);
+	unmount_ok(f, "shared", "holder");
+	assert_int_equal(fake_os_state.unbinds, 1);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_open_layout),
+		T(test_create_list_get),
+		T(test_create_restore_status),
+		T(test_get_unknown),
+		T(test_create_twice),
+		T(test_create_twice_no_options),
+		T(test_create_bad_option),
+		T(test_create_bad_name),
+		T(test_mount_two_ids),
+		T(test_mount_same_id_twice),
+		T(test_unmount_unknown_id),
+		T(test_path_unmounted),
+		T(test_mount_missing_data),
+		T(test_mount_bind_fails),
+		T(test_unmount_unbind_fails),
+		T(test_remove_in_use),
+		T(test_remove),
+		T(test_remove_stale_mount),
+		T(test_reopen_keeps_mounted),
+		T(test_reopen_drops_gone_mounts),
+		T(test_reopen_unbinds_unreferenced),
+		T(test_open_cleans_tmp),
+		T(test_open_cleans_trash),
+		T(test_open_skips_corrupt),
+		T(test_open_skips_misnamed),
+		T(test_open_bad_stored_options),
+		T(test_open_fails),
+		T(test_parallel_mounts),
+	};
+	const char *level = getenv("PRIVATEER_LOG_LEVEL");
+
+	/* Quiet unless asked: the tests provoke many logged errors. */
+	log_set_level(level != NULL && *level != '\0' ? level : "error");
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,44 @@
+/*
+ * fake_os: an in-memory struct vol_os for the unit tests. Nothing is really
+ * mounted: bind creates the mount point directory and remembers it as
+ * mounted, unbind forgets it and removes the directory, and mounted answers
+ * from that memory. The memory outlives vol_close(), so a test can reopen a
+ * registry and say which mounts "survived". Calls are counted and a bind or
+ * unbind failure can be injected.
+ */
+#ifndef PRIVATEER_FAKE_OS_H
+#define PRIVATEER_FAKE_OS_H
+
+#include "volume.h"
+
+#define FAKE_OS_MAX 64
+
+struct fake_os_state {
+	char *mounted[FAKE_OS_MAX];	/* mount points now "mounted" */
+	char *source[FAKE_OS_MAX];	/* what each one shows */
+	size_t nmounted;
+
+	unsigned binds;			/* successful calls */
+	unsigned unbinds;		/* calls that unmounted something */
+	unsigned unbind_calls;		/* every call */
+	char *last_bind_src;
+	char *last_bind_dst;
+	char *last_unbind;
+
+	int fail_bind;			/* fail the next N binds */
+	int fail_unbind;		/* fail the next N unbinds */
+};
+
+extern struct fake_os_state fake_os_state;
+extern const struct vol_os fake_os;
+
+/* Forgets every mount and counter; frees what the fake holds. */
+void fake_os_reset(void);
+/* 1 if path is "mounted". */
+int fake_os_is_mounted(const char *path);
+/* Makes path "mounted" (showing src) or not, as if by another actor. */
+void fake_os_set_mounted(const char *path, const char *src, int on);
+/* The source path mounted on path, or NULL. */
+const char *fake_os_source(const char *path);
+
+#endif
