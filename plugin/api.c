@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fleet.h"
 #include "log.h"
 #include "name.h"
 #include "refs.h"
@@ -28,6 +29,8 @@ static const struct {
 	{ "/VolumeDriver.Path", API_PATH, 1 },
 	{ "/VolumeDriver.Get", API_GET, 1 },
 	{ "/VolumeDriver.List", API_LIST, 0 },
+	{ "/Privateer.Status", API_STATUS, 0 },
+	{ "/Privateer.Reload", API_RELOAD, 0 },
 };
 #define API_NROUTES (sizeof api_routes / sizeof api_routes[0])
 
@@ -174,8 +177,9 @@ api_error(const char *cause)
 }
 
 static json_t *
-api_run(struct vol_registry *reg, const struct api_req *req, char **cause)
+api_run(const struct api_ctx *ctx, const struct api_req *req, char **cause)
 {
+	struct vol_registry *reg = ctx->reg;
 	char *mountpoint = NULL;
 	json_t *j = NULL, *vol;
 
@@ -213,13 +217,25 @@ api_run(struct vol_registry *reg, const struct api_req *req, char **cause)
 		break;
 	case API_LIST:
 		return json_pack("{s:o}", "Volumes", vol_list(reg));
+	case API_STATUS:
+	case API_RELOAD:
+		if (ctx->fleet == NULL) {
+			set_cause(cause, "this plugin has no configuration "
+			    "loader");
+			break;
+		}
+		if (req->op == API_RELOAD &&
+		    fleet_reload(ctx->fleet, cause) != 0)
+			break;
+		j = json_pack("{s:o}", "Fleet", fleet_status(ctx->fleet));
+		break;
 	}
 	free(mountpoint);
 	return j;
 }
 
 int
-api_handle(struct vol_registry *reg, const char *method, const char *url,
+api_handle(const struct api_ctx *ctx, const char *method, const char *url,
     const char *body, size_t len, char **out)
 {
 	struct api_req req;
@@ -245,7 +261,7 @@ api_handle(struct vol_registry *reg, const char *method, const char *url,
 	}
 	log_debug("%s %s%s%s", url + 1, req.name != NULL ? req.name : "",
 	    req.id != NULL ? " id=" : "", req.id != NULL ? req.id : "");
-	j = api_run(reg, &req, &cause);
+	j = api_run(ctx, &req, &cause);
 	if (j != NULL) {
 		*out = api_dump(j);
 		status = 200;

@@ -1,6 +1,6 @@
 /*
  * api: the plugin's HTTP routes — Docker's Plugin.Activate and
- * VolumeDriver.* — decoded from JSON into requests, run against the volume
+ * VolumeDriver.*, and privateer's own Privateer.* — decoded from JSON into requests, run against the volume
  * registry, and encoded back with Docker's {"Err": "..."} convention. No
  * syscalls here beyond what the registry does.
  */
@@ -23,6 +23,8 @@ enum api_op {
 	API_PATH,
 	API_GET,
 	API_LIST,
+	API_STATUS,
+	API_RELOAD,
 };
 
 struct api_req {
@@ -43,12 +45,19 @@ int api_decode(enum api_op op, const char *body, size_t len,
 void api_req_free(struct api_req *);
 
 struct vol_registry;
+struct fleet;
+
+/* What the routes act on; fleet may be NULL (then Privateer.* fail). */
+struct api_ctx {
+	struct vol_registry *reg;
+	struct fleet *fleet;
+};
 
 /*
  * Serves one request: returns the HTTP status and sets *out to the response
  * body (caller frees).
  */
-int api_handle(struct vol_registry *, const char *method, const char *url,
+int api_handle(const struct api_ctx *, const char *method, const char *url,
     const char *body, size_t len, char **out);
 
 #endif

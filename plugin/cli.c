@@ -1,28 +1,54 @@
 /*
- * cli: command dispatch. Each command is a row of cli_commands; the
- * replication, key and archive commands join as their modules land.
+ * cli: the host command line. Global options come before the command;
+ * each command is a row of cli_commands. Commands that act on the running
+ * plugin find its socket through --socket, PRIVATEER_SOCKET, or the Docker
+ * daemon's plugin list (the managed plugin's socket is
+ * /run/docker/plugins/<plugin id>/privateer.sock).
  */
 #include "cli.h"
 
+#include <curl/curl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <libgen.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
+#include "keys.h"
 #include "util.h"
+
+#define CLI_RESPONSE_MAX (16 * 1024 * 1024)
+#define CLI_DOCKER_SOCKET "/var/run/docker.sock"
+#define CLI_PLUGIN_SOCKET "privateer.sock"
+
+struct cli {
+	const char *config_path;
+	const char *as_name;
+	const char *socket;
+};
 
 struct cli_command {
 	const char *name;
 	const char *usage;
-	int (*run)(int argc, char **argv);
+	int (*run)(struct cli *, int argc, char **argv);
 };
 
-static int cli_version(int, char **);
-static int cli_help(int, char **);
+static int cli_keygen(struct cli *, int, char **);
+static int cli_check(struct cli *, int, char **);
+static int cli_reload(struct cli *, int, char **);
+static int cli_version(struct cli *, int, char **);
+static int cli_help(struct cli *, int, char **);
 
 static const struct cli_command cli_commands[] = {
-	{ "plugin", "plugin [--socket PATH] [--state DIR] [--mount-root DIR]",
-	    NULL },
+	{ "keygen", "keygen (--all | NAME)", cli_keygen },
+	{ "check", "check", cli_check },
+	{ "reload", "reload", cli_reload },
 	{ "version", "version", cli_version },
 	{ "help", "help", cli_help },
+	{ "plugin", "plugin [--socket PATH] [--state DIR] [--mount-root DIR]"
+	    "   (the daemon, inside the managed plugin)", NULL },
 };
 #define CLI_NCOMMANDS (sizeof cli_commands / sizeof cli_commands[0])
 
@@ -31,14 +57,470 @@ cli_usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: privateer COMMAND [ARGS]\n\ncommands:\n");
+	fprintf(f, "usage: privateer [--config PATH] [--as NAME] "
+	    "[--socket PATH] COMMAND [ARGS]\n\ncommands:\n");
 	for (i = 0; i < CLI_NCOMMANDS; i++)
-		fprintf(f, "  privateer %s\n", cli_commands[i].usage);
+		fprintf(f, "  %s\n", cli_commands[i].usage);
 }
 
 static int
-cli_version(int argc, char **argv)
+cli_fail(const char *fmt, ...)
 {
+	va_list ap;
+
+	fputs("privateer: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+/* ---- talking to the plugin and to Docker over Unix sockets ---- */
+
+struct cli_buf {
+	char *data;
+	size_t len;
+};
+
+static size_t
+cli_buf_write(char *data, size_t size, size_t n, void *arg)
+{
+	struct cli_buf *b = arg;
+	size_t len = size * n;
+
+	if (b->len + len > CLI_RESPONSE_MAX)
+		return 0;
+	b->data = xreallocarray(b->data, b->len + len + 1, 1);
+	memcpy(b->data + b->len, data, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+	return len;
+}
+
+/*
+ * method url on socket; *status and *out (parsed JSON, caller owns) on an
+ * HTTP answer. -1 with *cause if the socket does not answer.
+ */
+static int
+cli_http(const char *socket, const char *method, const char *url,
+    const json_t *body, long *status, json_t **out, char **cause)
+{
+	char errbuf[CURL_ERROR_SIZE] = "", *text = NULL;
+	struct curl_slist *headers = NULL;
+	struct cli_buf buf = { NULL, 0 };
+	json_error_t jerr;
+	CURLcode code;
+	CURL *curl;
+	int rc = -1;
+
+	*out = NULL;
+	curl = curl_easy_init();
+	if (curl == NULL)
+		fatal("curl_easy_init failed");
+	curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, socket);
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+	if (body != NULL) {
+		text = json_dumps(body, JSON_COMPACT);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text);
+		headers = curl_slist_append(headers,
+		    "Content-Type: application/json");
+		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	}
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, cli_buf_write);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &buf);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
+	code = curl_easy_perform(curl);
+	if (code != CURLE_OK) {
+		set_cause(cause, "%s: %s", socket, *errbuf != '\0' ? errbuf :
+		    curl_easy_strerror(code));
+		goto out;
+	}
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+	if (buf.len > 0) {
+		*out = json_loadb(buf.data, buf.len, 0, &jerr);
+		if (*out == NULL) {
+			set_cause(cause, "%s answered %s with malformed JSON",
+			    socket, url);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	curl_slist_free_all(headers);
+	curl_easy_cleanup(curl);
+	free(text);
+	free(buf.data);
+	return rc;
+}
+
+/* The managed plugin's socket, as the Docker daemon lists it. */
+static char *
+cli_docker_socket(char **cause)
+{
+	const char *host = getenv("DOCKER_HOST"), *dsock = CLI_DOCKER_SOCKET;
+	const char *name, *sock, *id, *chosen = NULL;
+	json_t *plugins = NULL, *p;
+	char *result = NULL;
+	long status = 0;
+	size_t i;
+
+	if (host != NULL && *host != '\0') {
+		if (strncmp(host, "unix://", 7) != 0) {
+			set_cause(cause, "DOCKER_HOST=%s is not a unix:// "
+			    "socket; give --socket or PRIVATEER_SOCKET", host);
+			return NULL;
+		}
+		dsock = host + 7;
+	}
+	if (cli_http(dsock, "GET", "http://docker/plugins", NULL, &status,
+	    &plugins, cause) != 0)
+		return NULL;
+	if (status != 200 || !json_is_array(plugins)) {
+		set_cause(cause, "the Docker daemon at %s answered %ld to GET "
+		    "/plugins", dsock, status);
+		goto out;
+	}
+	json_array_foreach(plugins, i, p) {
+		name = json_string_value(json_object_get(p, "Name"));
+		id = json_string_value(json_object_get(p, "Id"));
+		sock = json_string_value(json_object_get(json_object_get(
+		    json_object_get(p, "Config"), "Interface"), "Socket"));
+		if (name == NULL || id == NULL || sock == NULL ||
+		    strcmp(sock, CLI_PLUGIN_SOCKET) != 0 ||
+		    !json_is_true(json_object_get(p, "Enabled")))
+			continue;
+		if (chosen == NULL || strcmp(name, "privateer:latest") == 0)
+			chosen = id;
+	}
+	if (chosen == NULL)
+		set_cause(cause, "no enabled privateer plugin in the Docker "
+		    "daemon at %s (docker plugin ls)", dsock);
+	else
+		result = xasprintf("/run/docker/plugins/%s/%s", chosen,
+		    CLI_PLUGIN_SOCKET);
+out:
+	json_decref(plugins);
+	return result;
+}
+
+static char *
+cli_socket(const struct cli *cli, char **cause)
+{
+	const char *env = getenv("PRIVATEER_SOCKET");
+
+	if (cli->socket != NULL)
+		return xstrdup(cli->socket);
+	if (env != NULL && *env != '\0')
+		return xstrdup(env);
+	return cli_docker_socket(cause);
+}
+
+/* POSTs to /Privateer.<op>; *out is the answer (caller owns). */
+static int
+cli_plugin_call(const struct cli *cli, const char *op, const json_t *body,
+    json_t **out, char **cause)
+{
+	char *socket, *url;
+	const char *err;
+	long status = 0;
+	int rc = -1;
+
+	*out = NULL;
+	socket = cli_socket(cli, cause);
+	if (socket == NULL)
+		return -1;
+	url = xasprintf("http://privateer/Privateer.%s", op);
+	if (cli_http(socket, "POST", url, body, &status, out, cause) != 0)
+		goto out;
+	if (status != 200) {
+		err = json_string_value(json_object_get(*out, "Err"));
+		set_cause(cause, "%s", err != NULL ? err : "the plugin failed");
+		json_decref(*out);
+		*out = NULL;
+		goto out;
+	}
+	rc = 0;
+out:
+	free(url);
+	free(socket);
+	return rc;
+}
+
+/* ---- configuration for commands that need it ---- */
+
+static struct config *
+cli_config(const struct cli *cli, char **cause)
+{
+	return config_load(cli->config_path, cause);
+}
+
+static char *
+cli_identity(const struct cli *cli, const struct config *cfg, char **cause)
+{
+	return config_identity(cfg->dir, cli->as_name, cause);
+}
+
+/* ---- commands ---- */
+
+static int
+cli_keygen(struct cli *cli, int argc, char **argv)
+{
+	struct config *cfg;
+	struct keystore *ks = NULL;
+	char **names = NULL, *cause = NULL;
+	size_t n = 0, i;
+	int rc = 1;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: privateer keygen (--all | NAME)\n");
+		return 2;
+	}
+	cfg = cli_config(cli, &cause);
+	if (cfg == NULL) {
+		cli_fail("%s", cause);
+		free(cause);
+		return 1;
+	}
+	if (strcmp(argv[1], "--all") == 0) {
+		names = xcalloc(cfg->nservers + cfg->nclients, sizeof *names);
+		for (i = 0; i < cfg->nservers; i++)
+			names[n++] = cfg->servers[i].name;
+		for (i = 0; i < cfg->nclients; i++)
+			names[n++] = cfg->clients[i].name;
+	} else {
+		if (config_check_identity(cfg, argv[1], &cause) != 0) {
+			cli_fail("keygen: %s", cause);
+			goto out;
+		}
+		names = xcalloc(1, sizeof *names);
+		names[n++] = argv[1];
+	}
+	ks = keys_open(cfg, 1, &cause);
+	if (ks == NULL) {
+		cli_fail("keygen: %s", cause);
+		goto out;
+	}
+	printf("writing keys to the %s\n", ks->where);
+	if (keys_generate(ks, names, n, stdout, &cause) != 0) {
+		cli_fail("keygen: %s", cause);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(cause);
+	free(names);
+	keystore_close(ks);
+	config_free(cfg);
+	return rc;
+}
+
+static void
+cli_check_print_machine(const struct config *cfg, const char *identity)
+{
+	size_t i, k;
+	const char *sep;
+
+	printf("identity: %s (%s)\n", identity,
+	    config_role(cfg, identity) == CONFIG_ROLE_SERVER ? "server" :
+	    "client");
+	printf("servers:");
+	for (i = 0; i < cfg->nservers; i++)
+		printf("%s %s (%s:%d)", i > 0 ? "," : "",
+		    cfg->servers[i].name, cfg->servers[i].hostname,
+		    cfg->servers[i].port);
+	printf("\nclients:");
+	for (i = 0; i < cfg->nclients; i++)
+		printf("%s %s", i > 0 ? "," : "", cfg->clients[i].name);
+	printf("\nvolumes:");
+	for (i = 0; i < cfg->nvolumes; i++) {
+		printf("%s %s", i > 0 ? "," : "", cfg->volumes[i].name);
+		if (cfg->volumes[i].local) {
+			printf(" (local)");
+			continue;
+		}
+		sep = " (backed up by ";
+		for (k = 0; k < cfg->nclients; k++) {
+			const struct config_client *c = &cfg->clients[k];
+			size_t m;
+			for (m = 0; m < c->nbackup; m++) {
+				if (strcmp(c->backup[m],
+				    cfg->volumes[i].name) == 0) {
+					printf("%s%s", sep, c->name);
+					sep = ", ";
+				}
+			}
+		}
+		if (strcmp(sep, ", ") == 0)
+			printf(")");
+	}
+	printf("\n");
+}
+
+/* Prints the plugin's own view; returns the number of problems in it. */
+static int
+cli_check_plugin(const struct cli *cli, const char *identity, int *reached)
+{
+	json_t *resp = NULL, *fleet, *keys, *peers, *p;
+	const char *role, *err, *name;
+	char *cause = NULL;
+	int problems = 0;
+	size_t i;
+
+	*reached = 0;
+	if (cli_plugin_call(cli, "Status", NULL, &resp, &cause) != 0) {
+		printf("plugin: not reached (%s)\n", cause);
+		free(cause);
+		return cli->socket != NULL || getenv("PRIVATEER_SOCKET") != NULL;
+	}
+	*reached = 1;
+	fleet = json_object_get(resp, "Fleet");
+	role = json_string_value(json_object_get(fleet, "role"));
+	name = json_string_value(json_object_get(fleet, "identity"));
+	printf("plugin: %s %s, role %s\n",
+	    json_string_value(json_object_get(fleet, "config_path")),
+	    name != NULL ? name : "(no identity)", role != NULL ? role : "?");
+	err = json_string_value(json_object_get(fleet, "config_error"));
+	if (err != NULL) {
+		printf("  error: %s\n", err);
+		problems++;
+	}
+	if (identity != NULL && name != NULL && strcmp(identity, name) != 0) {
+		printf("  error: the plugin runs as %s, this check as %s\n",
+		    name, identity);
+		problems++;
+	}
+	keys = json_object_get(fleet, "keys");
+	if (keys != NULL) {
+		err = json_string_value(json_object_get(keys, "error"));
+		if (!json_is_true(json_object_get(keys, "loaded"))) {
+			printf("  keys: not loaded: %s\n", err != NULL ? err :
+			    "loading");
+			problems++;
+		} else {
+			printf("  keys: %s from the %s\n", json_string_value(
+			    json_object_get(keys, "fingerprint")),
+			    json_string_value(json_object_get(keys, "store")));
+			if (err != NULL)
+				printf("  warning: last reload: %s\n", err);
+		}
+		peers = json_object_get(keys, "peers");
+		json_array_foreach(peers, i, p) {
+			err = json_string_value(json_object_get(p, "error"));
+			if (err != NULL)
+				problems++;
+			printf("  peer %s: %s\n", json_string_value(
+			    json_object_get(p, "name")), err != NULL ? err :
+			    json_string_value(json_object_get(p,
+			    "fingerprint")));
+		}
+	} else if (role != NULL && strcmp(role, "standalone") != 0) {
+		problems++;
+	}
+	json_decref(resp);
+	return problems;
+}
+
+static int
+cli_check(struct cli *cli, int argc, char **argv)
+{
+	struct config *cfg;
+	struct keystore *ks = NULL;
+	struct keys keys;
+	char *cause = NULL, *identity = NULL, *fp;
+	size_t i;
+	int problems = 0, reached;
+
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr, "usage: privateer check\n");
+		return 2;
+	}
+	memset(&keys, 0, sizeof keys);
+	cfg = cli_config(cli, &cause);
+	if (cfg == NULL) {
+		printf("config: %s\n", cause);
+		free(cause);
+		problems++;
+		goto plugin;
+	}
+	printf("config: %s (%zu servers, %zu clients, %zu volumes)\n",
+	    cfg->path, cfg->nservers, cfg->nclients, cfg->nvolumes);
+	for (i = 0; i < cfg->nwarnings; i++)
+		printf("  warning: %s\n", cfg->warnings[i]);
+	identity = cli_identity(cli, cfg, &cause);
+	if (identity == NULL || config_check_identity(cfg, identity,
+	    &cause) != 0) {
+		printf("identity: %s\n", cause);
+		free(cause);
+		cause = NULL;
+		problems++;
+		goto plugin;
+	}
+	cli_check_print_machine(cfg, identity);
+	ks = keys_open(cfg, 1, &cause);
+	if (ks == NULL || keys_load(cfg, identity, ks, &keys, &cause) != 0) {
+		printf("keys: %s\n", cause);
+		free(cause);
+		cause = NULL;
+		problems++;
+		goto plugin;
+	}
+	fp = keypair_fingerprint(keys.self.public_key);
+	printf("keys: %s from the %s (private key matches)\n", fp, ks->where);
+	free(fp);
+	for (i = 0; i < keys.npeers; i++) {
+		if (keys.peers[i].public_key == NULL) {
+			printf("  peer %s: %s\n", keys.peers[i].name,
+			    keys.peers[i].error);
+			problems++;
+			continue;
+		}
+		fp = keypair_fingerprint(keys.peers[i].public_key);
+		printf("  peer %s: %s\n", keys.peers[i].name, fp);
+		free(fp);
+	}
+plugin:
+	problems += cli_check_plugin(cli, identity, &reached);
+	keys_free(&keys);
+	keystore_close(ks);
+	config_free(cfg);
+	free(identity);
+	if (problems > 0)
+		return cli_fail("check: %d problem(s) found", problems);
+	printf("ok\n");
+	return 0;
+}
+
+static int
+cli_reload(struct cli *cli, int argc, char **argv)
+{
+	json_t *resp = NULL;
+	char *cause = NULL;
+	int reached, problems;
+
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr, "usage: privateer reload\n");
+		return 2;
+	}
+	if (cli_plugin_call(cli, "Reload", NULL, &resp, &cause) != 0) {
+		cli_fail("reload: %s", cause);
+		free(cause);
+		return 1;
+	}
+	json_decref(resp);
+	problems = cli_check_plugin(cli, NULL, &reached);
+	return problems > 0 ? cli_fail("reload: %d problem(s) remain",
+	    problems) : 0;
+}
+
+static int
+cli_version(struct cli *cli, int argc, char **argv)
+{
+	(void)cli;
 	(void)argv;
 	if (argc != 1) {
 		cli_usage(stderr);
@@ -49,8 +531,9 @@ cli_version(int argc, char **argv)
 }
 
 static int
-cli_help(int argc, char **argv)
+cli_help(struct cli *cli, int argc, char **argv)
 {
+	(void)cli;
 	(void)argc;
 	(void)argv;
 	cli_usage(stdout);
@@ -60,18 +543,57 @@ cli_help(int argc, char **argv)
 int
 cli_main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "as", required_argument, NULL, 'a' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli cli;
+	const char *env;
 	size_t i;
+	int c, rc;
 
-	if (argc < 2) {
+	memset(&cli, 0, sizeof cli);
+	env = getenv("PRIVATEER_CONFIG");
+	cli.config_path = env != NULL && *env != '\0' ? env : CONFIG_FILE;
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			cli.config_path = optarg;
+			break;
+		case 'a':
+			cli.as_name = optarg;
+			break;
+		case 's':
+			cli.socket = optarg;
+			break;
+		case 'h':
+			cli_usage(stdout);
+			return 0;
+		default:
+			cli_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
 		cli_usage(stderr);
 		return 2;
 	}
 	for (i = 0; i < CLI_NCOMMANDS; i++) {
-		if (strcmp(argv[1], cli_commands[i].name) == 0 &&
-		    cli_commands[i].run != NULL)
-			return cli_commands[i].run(argc - 1, argv + 1);
+		if (strcmp(argv[optind], cli_commands[i].name) == 0 &&
+		    cli_commands[i].run != NULL) {
+			curl_global_init(CURL_GLOBAL_DEFAULT);
+			optind++;
+			/* Commands see their name as argv[0]. */
+			rc = cli_commands[i].run(&cli, argc - optind + 1,
+			    argv + optind - 1);
+			curl_global_cleanup();
+			return rc;
+		}
 	}
-	fprintf(stderr, "privateer: unknown command \"%s\"\n", argv[1]);
+	fprintf(stderr, "privateer: unknown command \"%s\"\n", argv[optind]);
 	cli_usage(stderr);
 	return 2;
 }

@@ -111,53 +111,19 @@ meta_decode(const json_t *j, struct vol_meta *m, char **cause)
 int
 meta_write_json(const char *path, const json_t *doc, char **cause)
 {
-	char *tmp = NULL, *text = NULL, *dircopy = NULL, suffix[17];
-	int fd = -1, rc = -1;
+	char *text;
+	size_t len;
+	int rc;
 
 	text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
 	if (text == NULL) {
 		set_cause(cause, "%s: cannot encode JSON", path);
-		goto out;
+		return -1;
 	}
-	random_hex(suffix, 16);
-	tmp = xasprintf("%s.tmp-%s", path, suffix);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		set_cause(cause, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (write_all(fd, text, strlen(text)) != 0 ||
-	    write_all(fd, "\n", 1) != 0 || fsync(fd) != 0) {
-		set_cause(cause, "writing %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		set_cause(cause, "writing %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		set_cause(cause, "renaming %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
-	dircopy = xstrdup(path);
-	if (fsync_dir(dirname(dircopy)) != 0) {
-		set_cause(cause, "syncing directory of %s: %s", path,
-		    strerror(errno));
-		goto out;
-	}
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp != NULL)
-		unlink(tmp);
-	free(tmp);
+	len = strlen(text);
+	text[len] = '\n';	/* json_dumps' NUL becomes the final newline */
+	rc = write_file_atomic(path, text, len + 1, 0600, cause);
 	free(text);
-	free(dircopy);
 	return rc;
 }
 

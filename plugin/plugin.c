@@ -11,9 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <curl/curl.h>
 
 #include "api.h"
+#include "fleet.h"
 #include "http.h"
 #include "log.h"
 #include "util.h"
@@ -44,7 +48,8 @@ plugin_main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *socket_path = PLUGIN_SOCKET, *state = PLUGIN_STATE_DIR;
-	const char *mount_root = PLUGIN_MOUNT_ROOT, *level;
+	const char *mount_root = PLUGIN_MOUNT_ROOT, *level, *config_path;
+	struct api_ctx ctx;
 	struct vol_registry *reg;
 	struct http_server *srv;
 	char *cause = NULL;
@@ -86,6 +91,13 @@ plugin_main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	umask(022);
+	/* Private keys and tokens live in this process: no core dumps. */
+	{
+		struct rlimit rl = { 0, 0 };
+		setrlimit(RLIMIT_CORE, &rl);
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 
 	log_info("privateer %s starting (state %s, mounts under %s)",
 	    PRIVATEER_VERSION, state, mount_root);
@@ -95,10 +107,17 @@ plugin_main(int argc, char **argv)
 		free(cause);
 		return 1;
 	}
-	srv = http_start(socket_path, API_BODY_MAX, plugin_serve, reg, &cause);
+	config_path = getenv("PRIVATEER_CONFIG");
+	if (config_path == NULL || *config_path == '\0')
+		config_path = PLUGIN_CONFIG;
+	ctx.reg = reg;
+	ctx.fleet = fleet_start(config_path, getenv("PRIVATEER_NAME"));
+	srv = http_start(socket_path, API_BODY_MAX, plugin_serve, &ctx,
+	    &cause);
 	if (srv == NULL) {
 		log_error("%s", cause);
 		free(cause);
+		fleet_stop(ctx.fleet);
 		vol_close(reg);
 		return 1;
 	}
@@ -106,13 +125,15 @@ plugin_main(int argc, char **argv)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			log_info("SIGHUP: nothing to reload in standalone mode");
+			log_info("SIGHUP: reloading configuration and keys");
+			fleet_request_reload(ctx.fleet);
 			continue;
 		}
 		log_info("signal %d: shutting down", sig);
 		break;
 	}
 	http_stop(srv);
+	fleet_stop(ctx.fleet);
 	vol_close(reg);
 	return 0;
 }

@@ -9,6 +9,7 @@
 #define PLUGIN_SOCKET "/run/docker/plugins/privateer.sock"
 #define PLUGIN_STATE_DIR "/var/lib/privateer"
 #define PLUGIN_MOUNT_ROOT "/mnt/privateer"
+#define PLUGIN_CONFIG "/etc/privateer/privateer.json"
 
 /* Runs the daemon until SIGTERM/SIGINT; returns the exit status. */
 int plugin_main(int argc, char **argv);

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -197,6 +198,51 @@ fail:
 	free(buf);
 	errno = saved;
 	return NULL;
+}
+
+int
+write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+    char **cause)
+{
+	char *tmp, *dircopy = NULL, suffix[17];
+	int fd, rc = -1;
+
+	random_hex(suffix, 16);
+	tmp = xasprintf("%s.tmp-%s", path, suffix);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	    mode);
+	if (fd < 0) {
+		set_cause(cause, "creating %s: %s", tmp, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+		set_cause(cause, "writing %s: %s", tmp, strerror(errno));
+		close(fd);
+		goto out;
+	}
+	if (close(fd) != 0) {
+		set_cause(cause, "writing %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (rename(tmp, path) != 0) {
+		set_cause(cause, "renaming %s to %s: %s", tmp, path,
+		    strerror(errno));
+		goto out;
+	}
+	dircopy = xstrdup(path);
+	if (fsync_dir(dirname(dircopy)) != 0) {
+		set_cause(cause, "syncing the directory of %s: %s", path,
+		    strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc != 0)
+		unlink(tmp);
+	free(tmp);
+	free(dircopy);
+	return rc;
 }
 
 static int

@@ -36,6 +36,13 @@ int fsync_dir(const char *path);
  * frees); a larger file is an error (errno EFBIG). NULL and errno on error.
  */
 char *read_file_capped(const char *path, size_t cap, size_t *len);
+/*
+ * Replaces path with data atomically and durably: a temporary file in the
+ * same directory (mode), fsync, rename, fsync of the directory. A crash
+ * leaves the old or the new contents. 0, or -1 with *cause.
+ */
+int write_file_atomic(const char *path, const void *data, size_t len,
+    mode_t mode, char **cause);
 /* Removes path and everything under it without following symlinks or
  * crossing into other file systems; 0 or -1 with *cause. */
 int remove_tree(const char *path, char **cause);

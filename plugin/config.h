@@ -1,0 +1,108 @@
+/*
+ * config: privateer.json — the fleet (servers, clients, volumes), where the
+ * keys live (vault or file) and the retention policy — loaded with jansson
+ * into typed structures and validated as PRODUCT.md §2 says. privateer2's
+ * files load unchanged: its helper-container fields are accepted and
+ * ignored, and a leading "/secret" is stripped from vault.prefix as
+ * privateer2 did (its Vault client assumed the mount "secret").
+ */
+#ifndef PRIVATEER_CONFIG_H
+#define PRIVATEER_CONFIG_H
+
+#include <stddef.h>
+
+#include "cron.h"
+
+#define CONFIG_MAX_BYTES (1024 * 1024)
+#define CONFIG_FILE "privateer.json"
+#define CONFIG_IDENTITY_FILE ".privateer_identity"
+
+struct config_server {
+	char *name;
+	char *hostname;
+	int port;
+};
+
+struct config_job {
+	char *server;
+	char *volume;
+	char *schedule;
+	struct cron cron;
+};
+
+struct config_client {
+	char *name;
+	char **backup;
+	size_t nbackup;
+	struct config_job *jobs;
+	size_t njobs;
+};
+
+struct config_volume {
+	char *name;
+	int local;
+};
+
+enum config_store { CONFIG_STORE_VAULT, CONFIG_STORE_FILE };
+
+struct config_vault {
+	char *url;		/* NULL if not given */
+	char *mount;		/* KV mount, default "secret" */
+	char *prefix;		/* path under the mount, no leading/trailing '/' */
+	char *token;		/* as written: a literal or "$ENVVAR"; may be NULL */
+	int kv_version;		/* 1, 2, or 0 to detect from the mount */
+};
+
+struct config_retention {
+	int hourly, daily, weekly, monthly;	/* 0 = keep none of that kind */
+	int set;				/* 0 when absent: keep all */
+};
+
+struct config {
+	char *path;		/* the file loaded */
+	char *dir;		/* its directory: base for relative paths */
+	struct config_server *servers;
+	size_t nservers;
+	struct config_client *clients;
+	size_t nclients;
+	struct config_volume *volumes;
+	size_t nvolumes;
+	int has_vault;
+	struct config_vault vault;
+	enum config_store store;
+	char *store_path;	/* file store directory, absolute */
+	struct config_retention retention;
+	char **warnings;	/* unknown fields, ignored */
+	size_t nwarnings;
+};
+
+enum config_role { CONFIG_ROLE_NONE, CONFIG_ROLE_SERVER, CONFIG_ROLE_CLIENT };
+
+/*
+ * Parses and validates a document; dir is the base for relative paths.
+ * NULL with *cause (caller frees) holding every error, one per line, each
+ * naming the field path and the offending value.
+ */
+struct config *config_parse(const char *text, size_t len, const char *dir,
+    char **cause);
+/* Reads path (at most CONFIG_MAX_BYTES) and parses it. */
+struct config *config_load(const char *path, char **cause);
+void config_free(struct config *);
+
+const struct config_server *config_server(const struct config *,
+    const char *name);
+const struct config_client *config_client(const struct config *,
+    const char *name);
+const struct config_volume *config_volume(const struct config *,
+    const char *name);
+enum config_role config_role(const struct config *, const char *name);
+/*
+ * This machine's name for the CLI: as_name if given, else the first line of
+ * .privateer_identity in dir. NULL with *cause if neither; caller frees.
+ */
+char *config_identity(const char *dir, const char *as_name, char **cause);
+/* Checks that name is a server or client of cfg; -1 with *cause if not. */
+int config_check_identity(const struct config *, const char *name,
+    char **cause);
+
+#endif
