@@ -1,0 +1,44 @@
+/*
+ * rsync_argv: the exec command a client may send to the replication
+ * server, checked against an allow-list modelled on rsync's rrsync and
+ * stricter than it: the command must be `rsync --server [--sender] OPTIONS
+ * . PATH` with options from a fixed list (no option that names a path, no
+ * links-following, device, protect-args, daemon or in-place options) and
+ * one PATH in privateer's virtual layout. Pure functions: no I/O.
+ */
+#ifndef PRIVATEER_RSYNC_ARGV_H
+#define PRIVATEER_RSYNC_ARGV_H
+
+#include <stddef.h>
+
+#define RSYNC_COMMAND_MAX 4096
+#define RSYNC_MAX_ARGS 64
+
+enum rsync_kind {
+	RSYNC_PUSH,	/* client sends VOLUME: a new snapshot */
+	RSYNC_PULL,	/* client reads SOURCE/VOLUME/SNAPSHOT */
+	RSYNC_LIST,	/* client lists SOURCE/VOLUME/ (--list-only) */
+};
+
+struct rsync_request {
+	enum rsync_kind kind;
+	char **opts;		/* the client's options, validated */
+	size_t nopts;
+	char *source;		/* PULL, LIST: whose copy */
+	char *volume;
+	char *snapshot;		/* PULL: an ID or "latest" */
+};
+
+/*
+ * Splits command at unescaped blanks; a backslash escapes the next
+ * character. Quotes and shell metacharacters are refused (no shell ever
+ * sees the command). 0, or -1 with *cause; free with rsync_words_free.
+ */
+int rsync_split(const char *command, char ***words, size_t *n, char **cause);
+void rsync_words_free(char **words, size_t n);
+
+/* Parses and checks command; 0, or -1 with *cause saying what is refused. */
+int rsync_parse(const char *command, struct rsync_request *out, char **cause);
+void rsync_request_free(struct rsync_request *);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * snapshot: the server's snapshot store. Under the root (<state>/server):
+ *
+ *   <client>/<volume>/<ID>/           complete, immutable snapshots
+ *   <client>/<volume>/latest -> <ID>  always names a complete one
+ *   <client>/<volume>/.partial-<ID>/  a push in progress
+ *   <client>/<volume>/.prune-<ID>/    a snapshot being deleted
+ *   <client>/<volume>/.lock           one push per client and volume
+ *
+ * IDs are UTC times, YYYYMMDDTHHMMSSZ, so they sort by age. A push is
+ * received into .partial-<ID> (sharing unchanged files with latest through
+ * rsync's --link-dest) and only becomes <ID> by rename after rsync
+ * succeeded and the data is on disk; latest is replaced by rename too. So
+ * an interrupted push never looks complete and never touches a snapshot.
+ */
+#ifndef PRIVATEER_SNAPSHOT_H
+#define PRIVATEER_SNAPSHOT_H
+
+#include <stddef.h>
+#include <time.h>
+
+#define SNAP_ID_LEN 16
+
+struct snap_push {
+	char *dir;		/* <root>/<client>/<volume> */
+	char *partial;		/* dir/.partial-<ID> */
+	char *link_dest;	/* "../<latest ID>" or NULL */
+	char id[SNAP_ID_LEN + 1];
+	int lock_fd;
+};
+
+struct snap_policy {
+	int hourly, daily, weekly, monthly;
+	int keep_all;		/* no retention configured */
+};
+
+int snap_id_valid(const char *);
+/* The ID of time t. */
+void snap_id_format(time_t t, char out[SNAP_ID_LEN + 1]);
+int snap_id_parse(const char *id, time_t *out);
+
+/*
+ * Starts a push of client's volume: takes the lock (failing at once if
+ * another push holds it), picks a new ID, makes the partial directory.
+ */
+int snap_begin(const char *root, const char *client, const char *volume,
+    struct snap_push *out, char **cause);
+/* Makes the partial snapshot complete and latest; releases the lock. */
+int snap_commit(struct snap_push *, char **cause);
+/* Deletes the partial snapshot and releases the lock. */
+void snap_abort(struct snap_push *);
+
+/* Complete snapshot IDs of client/volume, oldest first (caller frees). */
+int snap_list(const char *root, const char *client, const char *volume,
+    char ***ids, size_t *n, char **cause);
+void snap_list_free(char **ids, size_t n);
+/*
+ * The directory of snapshot (an ID or "latest") of client/volume; caller
+ * frees. -1 with *cause naming what is missing.
+ */
+int snap_resolve(const char *root, const char *client, const char *volume,
+    const char *snapshot, char **path, char **cause);
+
+/*
+ * Which of ids (oldest first, n of them) the policy keeps: keep[i] = 1.
+ * Like restic/borg --keep-hourly/daily/weekly/monthly: the newest snapshot
+ * of each of the last N hours/days/ISO weeks/months (UTC); the newest
+ * snapshot is always kept. Pure.
+ */
+void snap_select(char *const *ids, size_t n, const struct snap_policy *,
+    int *keep);
+/*
+ * Applies the policy to client/volume: each pruned snapshot is first
+ * renamed to .prune-<ID> and then deleted. Returns the number pruned, -1
+ * on error.
+ */
+int snap_prune(const char *root, const char *client, const char *volume,
+    const struct snap_policy *, char **cause);
+/*
+ * At start: deletes every .partial-* and .prune-* under root, and repoints
+ * a latest that names a missing snapshot at the newest complete one.
+ */
+void snap_recover(const char *root);
+
+#endif

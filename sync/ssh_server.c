@@ -1,0 +1,746 @@
+/*
+ * ssh_server: one listener thread accepts connections; each connection
+ * gets its own thread and libssh session, so a slow or dead client holds
+ * only its own thread. Every phase has a deadline (key exchange and
+ * authentication together get auth_seconds; the channel request as long),
+ * and sockets use TCP keepalive so a vanished peer is noticed.
+ */
+#include "ssh_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libssh/libssh.h>
+#include <libssh/server.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "relay.h"
+#include "rsync_argv.h"
+#include "spawn.h"
+#include "util.h"
+
+#define SSHD_MAX_AUTH_TRIES 6
+
+struct sshd_peer {
+	char *name;
+	ssh_key key;
+};
+
+struct sshd_conn;
+
+struct sshd {
+	ssh_bind bind;
+	char *root;
+	char *rsync;
+	struct snap_policy policy;
+	struct sshd_peer *peers;
+	size_t npeers;
+	int auth_seconds;
+	int max_sessions;
+	int has_drop_d;
+	int has_confine_root;
+
+	pthread_t listener;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int stopping;
+	struct sshd_conn *conns;	/* live connections */
+	struct sshd_stats stats;
+};
+
+struct sshd_conn {
+	struct sshd *srv;
+	ssh_session session;
+	pid_t child;			/* rsync, while it runs */
+	char peer[64];
+	struct sshd_conn *next;
+};
+
+static void
+sshd_keepalive(int fd)
+{
+	int on = 1, idle = 30, intvl = 10, cnt = 3;
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+}
+
+/* Which client owns key, or NULL. */
+static const char *
+sshd_lookup(struct sshd *srv, ssh_key key)
+{
+	size_t i;
+
+	if (key == NULL)
+		return NULL;
+	for (i = 0; i < srv->npeers; i++) {
+		if (ssh_key_cmp(srv->peers[i].key, key,
+		    SSH_KEY_CMP_PUBLIC) == 0)
+			return srv->peers[i].name;
+	}
+	return NULL;
+}
+
+/* Authenticates: returns the client name, or NULL (caller disconnects). */
+static const char *
+sshd_auth(struct sshd_conn *c, time_t deadline)
+{
+	const char *who = NULL, *name;
+	ssh_message msg;
+	int tries = 0, state;
+
+	ssh_set_auth_methods(c->session, SSH_AUTH_METHOD_PUBLICKEY);
+	while (who == NULL && time(NULL) < deadline &&
+	    tries < SSHD_MAX_AUTH_TRIES) {
+		msg = ssh_message_get(c->session);
+		if (msg == NULL)
+			return NULL;
+		if (ssh_message_type(msg) != SSH_REQUEST_AUTH) {
+			ssh_message_reply_default(msg);
+			ssh_message_free(msg);
+			continue;
+		}
+		if (ssh_message_subtype(msg) != SSH_AUTH_METHOD_PUBLICKEY) {
+			/* "none" is every client's first probe. */
+			if (ssh_message_subtype(msg) != SSH_AUTH_METHOD_NONE)
+				tries++;
+			ssh_message_auth_set_methods(msg,
+			    SSH_AUTH_METHOD_PUBLICKEY);
+			ssh_message_reply_default(msg);
+			ssh_message_free(msg);
+			continue;
+		}
+		/*
+		 * libssh 0.10 marks the message API deprecated in favour of
+		 * server callbacks, but still supports it; it keeps each
+		 * session's flow in one readable loop.
+		 */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+		name = sshd_lookup(c->srv, ssh_message_auth_pubkey(msg));
+		state = ssh_message_auth_publickey_state(msg);
+#pragma GCC diagnostic pop
+		if (name != NULL && state == SSH_PUBLICKEY_STATE_NONE) {
+			ssh_message_auth_reply_pk_ok_simple(msg);
+		} else if (name != NULL && state == SSH_PUBLICKEY_STATE_VALID) {
+			ssh_message_auth_reply_success(msg, 0);
+			who = name;
+		} else {
+			tries++;
+			ssh_message_auth_set_methods(msg,
+			    SSH_AUTH_METHOD_PUBLICKEY);
+			ssh_message_reply_default(msg);
+		}
+		ssh_message_free(msg);
+	}
+	if (who == NULL)
+		log_info("ssh %s: authentication failed (%d attempt(s))",
+		    c->peer, tries);
+	return who;
+}
+
+static const char *
+sshd_request_name(int type, int subtype)
+{
+	if (type == SSH_REQUEST_CHANNEL_OPEN) {
+		switch (subtype) {
+		case SSH_CHANNEL_DIRECT_TCPIP:
+			return "port forwarding (direct-tcpip)";
+		case SSH_CHANNEL_FORWARDED_TCPIP:
+			return "port forwarding (forwarded-tcpip)";
+		case SSH_CHANNEL_X11:
+			return "an X11 channel";
+		case SSH_CHANNEL_SESSION:
+			return "a second session channel";
+		default:
+			return "an unknown channel type";
+		}
+	}
+	if (type == SSH_REQUEST_CHANNEL) {
+		switch (subtype) {
+		case SSH_CHANNEL_REQUEST_PTY:
+			return "a pty";
+		case SSH_CHANNEL_REQUEST_SHELL:
+			return "a shell";
+		case SSH_CHANNEL_REQUEST_ENV:
+			return "setting environment variables";
+		case SSH_CHANNEL_REQUEST_SUBSYSTEM:
+			return "a subsystem (e.g. sftp)";
+		case SSH_CHANNEL_REQUEST_X11:
+			return "X11 forwarding";
+		case SSH_CHANNEL_REQUEST_WINDOW_CHANGE:
+			return "a window change";
+		default:
+			return "an unknown channel request (e.g. agent "
+			    "forwarding)";
+		}
+	}
+	if (type == SSH_REQUEST_GLOBAL)
+		return "a global request (e.g. port forwarding)";
+	return "an unexpected request";
+}
+
+/*
+ * Waits for one session channel and its exec request; everything else is
+ * refused. Returns the channel (and *command) or NULL.
+ */
+static ssh_channel
+sshd_exec_request(struct sshd_conn *c, const char *who, time_t deadline,
+    char **command)
+{
+	ssh_channel ch = NULL;
+	ssh_message msg;
+	int type, subtype;
+
+	*command = NULL;
+	while (time(NULL) < deadline) {
+		msg = ssh_message_get(c->session);
+		if (msg == NULL)
+			break;
+		type = ssh_message_type(msg);
+		subtype = ssh_message_subtype(msg);
+		if (type == SSH_REQUEST_CHANNEL_OPEN &&
+		    subtype == SSH_CHANNEL_SESSION && ch == NULL) {
+			ch = ssh_message_channel_request_open_reply_accept(msg);
+		} else if (type == SSH_REQUEST_CHANNEL && ch != NULL &&
+		    subtype == SSH_CHANNEL_REQUEST_EXEC) {
+			const char *cmd =
+			    ssh_message_channel_request_command(msg);
+			ssh_message_channel_request_reply_success(msg);
+			*command = xstrdup(cmd != NULL ? cmd : "");
+			ssh_message_free(msg);
+			return ch;
+		} else {
+			log_info("ssh %s (%s): refused %s", c->peer, who,
+			    sshd_request_name(type, subtype));
+			ssh_message_reply_default(msg);
+		}
+		ssh_message_free(msg);
+	}
+	if (ch != NULL) {
+		ssh_channel_close(ch);
+		ssh_channel_free(ch);
+	}
+	return NULL;
+}
+
+static void
+sshd_refuse(struct sshd_conn *c, ssh_channel ch, const char *who,
+    const char *why)
+{
+	char *line = xasprintf("privateer: refused: %s\n", why);
+
+	log_info("ssh %s (%s): refused: %s", c->peer, who, why);
+	ssh_channel_write_stderr(ch, line, (uint32_t)strlen(line));
+	ssh_channel_request_send_exit_status(ch, 1);
+	ssh_channel_send_eof(ch);
+	free(line);
+	pthread_mutex_lock(&c->srv->lock);
+	c->srv->stats.refused++;
+	pthread_mutex_unlock(&c->srv->lock);
+}
+
+struct sshd_child {
+	pid_t pid;
+	int status;
+	int exited;
+};
+
+static int
+sshd_child_finished(void *arg)
+{
+	struct sshd_child *ch = arg;
+	int status;
+
+	if (ch->exited)
+		return 1;
+	if (waitpid(ch->pid, &status, WNOHANG) == ch->pid) {
+		ch->exited = 1;
+		ch->status = WIFEXITED(status) ? WEXITSTATUS(status) :
+		    128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	}
+	return ch->exited;
+}
+
+/* The argv of rsync --server for a checked request, run in cwd. */
+static char **
+sshd_argv(struct sshd *srv, const struct rsync_request *req,
+    const char *link_dest, const char *cwd)
+{
+	char **argv = xcalloc(req->nopts + 12, sizeof *argv);
+	size_t n = 0, i;
+
+	argv[n++] = xstrdup(srv->rsync);
+	argv[n++] = xstrdup("--server");
+	if (req->kind != RSYNC_PUSH)
+		argv[n++] = xstrdup("--sender");
+	for (i = 0; i < req->nopts; i++)
+		argv[n++] = xstrdup(req->opts[i]);
+	argv[n++] = xstrdup("--numeric-ids");
+	/* Symlinks are stored munged and unmunged when sent back. */
+	argv[n++] = xstrdup("--munge-links");
+	if (req->kind == RSYNC_PUSH && srv->has_drop_d)
+		argv[n++] = xstrdup("--drop-D");
+	if (srv->has_confine_root)
+		argv[n++] = xasprintf("--confine-root=%s", cwd);
+	if (link_dest != NULL)
+		argv[n++] = xasprintf("--link-dest=%s", link_dest);
+	if (req->kind == RSYNC_LIST)
+		argv[n++] = xstrdup("--exclude=.*");
+	argv[n++] = xstrdup(".");
+	argv[n++] = xstrdup(req->kind == RSYNC_PUSH ? "." : "./");
+	return argv;
+}
+
+static void
+sshd_argv_free(char **argv)
+{
+	size_t i;
+
+	for (i = 0; argv != NULL && argv[i] != NULL; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+/* Runs the checked request on ch; returns the exit status to send. */
+static int
+sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
+    const struct rsync_request *req)
+{
+	static char *const envp[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", NULL };
+	struct sshd *srv = c->srv;
+	struct snap_push push;
+	struct sshd_child child = { -1, 0, 0 };
+	struct relay r;
+	struct spawn sp;
+	char *cwd = NULL, *cause = NULL, **argv = NULL, *msg;
+	int status = 1, pushing = 0;
+	struct timespec t0, t1;
+
+	memset(&push, 0, sizeof push);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (req->kind == RSYNC_PUSH) {
+		if (snap_begin(srv->root, who, req->volume, &push,
+		    &cause) != 0)
+			goto refuse;
+		pushing = 1;
+		cwd = xstrdup(push.partial);
+	} else if (req->kind == RSYNC_PULL) {
+		if (snap_resolve(srv->root, req->source, req->volume,
+		    req->snapshot, &cwd, &cause) != 0)
+			goto refuse;
+	} else {
+		struct stat st;
+		cwd = xasprintf("%s/%s/%s", srv->root, req->source,
+		    req->volume);
+		if (stat(cwd, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			cause = xasprintf("no backups of %s from %s on this "
+			    "server", req->volume, req->source);
+			goto refuse;
+		}
+	}
+	argv = sshd_argv(srv, req, pushing ? push.link_dest : NULL, cwd);
+	if (spawn_start(srv->rsync, argv, envp, cwd, -1, -1, &sp,
+	    &cause) != 0)
+		goto refuse;
+	child.pid = sp.pid;
+	pthread_mutex_lock(&srv->lock);
+	c->child = sp.pid;
+	pthread_mutex_unlock(&srv->lock);
+
+	memset(&r, 0, sizeof r);
+	r.to_channel = sp.out;
+	r.err_to_channel = sp.err;
+	r.from_channel = sp.in;
+	r.err_from_channel = -1;
+	r.finished = sshd_child_finished;
+	r.arg = &child;
+	sp.in = -1;	/* the relay closes it */
+	if (relay_run(c->session, ch, &r, &cause) != 0) {
+		log_info("ssh %s (%s): %s; stopping rsync", c->peer, who,
+		    cause);
+		free(cause);
+		cause = NULL;
+		if (!child.exited)
+			kill(child.pid, SIGTERM);
+	}
+	if (r.from_channel >= 0)
+		close(r.from_channel);
+	spawn_close(&sp);
+	if (!child.exited) {
+		sp.pid = child.pid;
+		child.status = spawn_wait(&sp);
+	}
+	pthread_mutex_lock(&srv->lock);
+	c->child = -1;
+	pthread_mutex_unlock(&srv->lock);
+	status = child.status;
+	if (pushing) {
+		pushing = 0;
+		if (status != 0) {
+			log_info("ssh %s (%s): backup of %s failed (rsync exit "
+			    "%d); no snapshot made", c->peer, who, req->volume,
+			    status);
+			snap_abort(&push);
+		} else if (snap_commit(&push, &cause) != 0) {
+			msg = xasprintf("privateer: the snapshot could not be "
+			    "completed: %s\n", cause);
+			ssh_channel_write_stderr(ch, msg, (uint32_t)strlen(msg));
+			log_error("ssh %s (%s): %s", c->peer, who, cause);
+			free(msg);
+			status = 1;
+		} else {
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			log_info("ssh %s (%s): snapshot of %s complete "
+			    "(%.1f s, %llu bytes in)", c->peer, who,
+			    req->volume, (double)(t1.tv_sec - t0.tv_sec) +
+			    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+			    (unsigned long long)r.received);
+			if (snap_prune(srv->root, who, req->volume,
+			    &srv->policy, &cause) < 0) {
+				log_error("retention of %s/%s: %s", who,
+				    req->volume, cause);
+			}
+		}
+	}
+	goto out;
+refuse:
+	sshd_refuse(c, ch, who, cause != NULL ? cause : "failed");
+	status = -1;
+out:
+	if (pushing)
+		snap_abort(&push);
+	sshd_argv_free(argv);
+	free(cwd);
+	free(cause);
+	return status;
+}
+
+static void
+sshd_conn_session(struct sshd_conn *c)
+{
+	struct sshd *srv = c->srv;
+	struct rsync_request req;
+	ssh_channel ch = NULL;
+	char *command = NULL, *cause = NULL;
+	const char *who;
+	time_t deadline;
+	long timeout = srv->auth_seconds;
+	int status;
+
+	deadline = time(NULL) + srv->auth_seconds;
+	ssh_options_set(c->session, SSH_OPTIONS_TIMEOUT, &timeout);
+	sshd_keepalive(ssh_get_fd(c->session));
+	if (ssh_handle_key_exchange(c->session) != SSH_OK) {
+		log_info("ssh %s: key exchange failed: %s", c->peer,
+		    ssh_get_error(c->session));
+		return;
+	}
+	who = sshd_auth(c, deadline);
+	if (who == NULL) {
+		pthread_mutex_lock(&srv->lock);
+		srv->stats.refused++;
+		pthread_mutex_unlock(&srv->lock);
+		return;
+	}
+	ch = sshd_exec_request(c, who, time(NULL) + srv->auth_seconds,
+	    &command);
+	if (ch == NULL) {
+		log_info("ssh %s (%s): no exec request", c->peer, who);
+		return;
+	}
+	if (rsync_parse(command, &req, &cause) != 0) {
+		sshd_refuse(c, ch, who, cause);
+		goto out;
+	}
+	log_info("ssh %s (%s): %s %s%s%s%s%s", c->peer, who,
+	    req.kind == RSYNC_PUSH ? "backup of" : req.kind == RSYNC_PULL ?
+	    "restore of" : "listing of", req.kind == RSYNC_PUSH ? "" :
+	    req.source, req.kind == RSYNC_PUSH ? "" : "/", req.volume,
+	    req.snapshot != NULL ? "/" : "", req.snapshot != NULL ?
+	    req.snapshot : "");
+	/* The transfer itself may be long: no session timeout now. */
+	timeout = 0;
+	ssh_options_set(c->session, SSH_OPTIONS_TIMEOUT, &timeout);
+	status = sshd_run(c, ch, who, &req);
+	rsync_request_free(&req);
+	if (status >= 0) {
+		ssh_channel_request_send_exit_status(ch, status);
+		ssh_channel_send_eof(ch);
+	}
+out:
+	free(cause);
+	free(command);
+	ssh_channel_close(ch);
+	ssh_channel_free(ch);
+}
+
+static void *
+sshd_conn_main(void *arg)
+{
+	struct sshd_conn *c = arg, **pp;
+	struct sshd *srv = c->srv;
+
+	sshd_conn_session(c);
+	ssh_disconnect(c->session);
+	ssh_free(c->session);
+	pthread_mutex_lock(&srv->lock);
+	for (pp = &srv->conns; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	srv->stats.active--;
+	pthread_cond_broadcast(&srv->cond);
+	pthread_mutex_unlock(&srv->lock);
+	free(c);
+	return NULL;
+}
+
+static void
+sshd_peer_name(ssh_session session, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	char host[48];
+	int port = 0;
+
+	snprintf(buf, len, "?");
+	if (getpeername(ssh_get_fd(session), (struct sockaddr *)&ss,
+	    &sl) != 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
+		port = ntohs(sin->sin_port);
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
+		port = ntohs(sin6->sin6_port);
+	} else
+		return;
+	snprintf(buf, len, "%s:%d", host, port);
+}
+
+static void *
+sshd_listener(void *arg)
+{
+	struct sshd *srv = arg;
+	struct sshd_conn *c;
+	struct pollfd pfd;
+	ssh_session session;
+	pthread_attr_t attr;
+	pthread_t t;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	for (;;) {
+		pthread_mutex_lock(&srv->lock);
+		if (srv->stopping) {
+			pthread_mutex_unlock(&srv->lock);
+			break;
+		}
+		pthread_mutex_unlock(&srv->lock);
+		pfd.fd = ssh_bind_get_fd(srv->bind);
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, 250) <= 0)
+			continue;
+		session = ssh_new();
+		if (ssh_bind_accept(srv->bind, session) != SSH_OK) {
+			ssh_free(session);
+			continue;
+		}
+		c = xcalloc(1, sizeof *c);
+		c->srv = srv;
+		c->session = session;
+		c->child = -1;
+		sshd_peer_name(session, c->peer, sizeof c->peer);
+		pthread_mutex_lock(&srv->lock);
+		if (srv->stats.active >= (unsigned)srv->max_sessions) {
+			pthread_mutex_unlock(&srv->lock);
+			log_warn("ssh %s: too many sessions (%d); refused",
+			    c->peer, srv->max_sessions);
+			ssh_disconnect(session);
+			ssh_free(session);
+			free(c);
+			continue;
+		}
+		c->next = srv->conns;
+		srv->conns = c;
+		srv->stats.active++;
+		srv->stats.sessions++;
+		pthread_mutex_unlock(&srv->lock);
+		if (pthread_create(&t, &attr, sshd_conn_main, c) != 0) {
+			log_error("ssh %s: cannot start a thread", c->peer);
+			sshd_conn_main(c);
+		}
+	}
+	pthread_attr_destroy(&attr);
+	return NULL;
+}
+
+/* Which safety options the installed rsync has. */
+static void
+sshd_probe_rsync(struct sshd *srv)
+{
+	static char *const envp[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", NULL };
+	char *argv[] = { srv->rsync, "--help", NULL }, *text;
+	struct spawn sp;
+
+	if (spawn_start(srv->rsync, argv, envp, "/", -1, -1, &sp, NULL) != 0)
+		return;
+	close(sp.in);
+	sp.in = -1;
+	text = spawn_read_all(sp.out, 256 * 1024);
+	spawn_close(&sp);
+	(void)spawn_wait(&sp);
+	srv->has_drop_d = strstr(text, "--drop-D") != NULL;
+	srv->has_confine_root = strstr(text, "--confine-root") != NULL;
+	free(text);
+}
+
+struct sshd *
+sshd_start(const struct sshd_config *cfg, char **cause)
+{
+	struct sshd *srv = xcalloc(1, sizeof *srv);
+	ssh_key hostkey = NULL;
+	char *port;
+	size_t i;
+	int verbosity = SSH_LOG_NOLOG;
+
+	pthread_mutex_init(&srv->lock, NULL);
+	pthread_cond_init(&srv->cond, NULL);
+	srv->root = xstrdup(cfg->root);
+	srv->rsync = xstrdup(cfg->rsync);
+	srv->policy = cfg->policy;
+	srv->auth_seconds = cfg->auth_seconds > 0 ? cfg->auth_seconds : 30;
+	srv->max_sessions = cfg->max_sessions > 0 ? cfg->max_sessions : 32;
+	if (mkdir(srv->root, 0700) != 0 && errno != EEXIST) {
+		set_cause(cause, "creating %s: %s", srv->root, strerror(errno));
+		goto fail;
+	}
+	snap_recover(srv->root);
+	sshd_probe_rsync(srv);
+	srv->peers = xcalloc(cfg->nclients, sizeof *srv->peers);
+	for (i = 0; i < cfg->nclients; i++) {
+		const char *line = cfg->clients[i].public_key, *sp1, *sp2;
+		char *type, *b64;
+		ssh_key key = NULL;
+
+		sp1 = strchr(line, ' ');
+		if (sp1 == NULL)
+			continue;
+		sp2 = strchr(sp1 + 1, ' ');
+		type = xstrndup(line, (size_t)(sp1 - line));
+		b64 = sp2 != NULL ? xstrndup(sp1 + 1, (size_t)(sp2 - sp1 - 1)) :
+		    xstrdup(sp1 + 1);
+		if (ssh_pki_import_pubkey_base64(b64, ssh_key_type_from_name(
+		    type), &key) == SSH_OK) {
+			srv->peers[srv->npeers].name =
+			    xstrdup(cfg->clients[i].name);
+			srv->peers[srv->npeers++].key = key;
+		} else
+			log_error("ssh server: the public key of %s does not "
+			    "decode; it cannot connect", cfg->clients[i].name);
+		free(type);
+		free(b64);
+	}
+	if (ssh_pki_import_privkey_base64(cfg->host_key, NULL, NULL, NULL,
+	    &hostkey) != SSH_OK) {
+		set_cause(cause, "the host key does not decode");
+		goto fail;
+	}
+	srv->bind = ssh_bind_new();
+	port = xasprintf("%d", cfg->port);
+	ssh_bind_options_set(srv->bind, SSH_BIND_OPTIONS_BINDADDR,
+	    cfg->address);
+	ssh_bind_options_set(srv->bind, SSH_BIND_OPTIONS_BINDPORT_STR, port);
+	ssh_bind_options_set(srv->bind, SSH_BIND_OPTIONS_LOG_VERBOSITY,
+	    &verbosity);
+	free(port);
+	if (ssh_bind_options_set(srv->bind, SSH_BIND_OPTIONS_IMPORT_KEY,
+	    hostkey) != SSH_OK) {
+		set_cause(cause, "cannot use the host key: %s",
+		    ssh_get_error(srv->bind));
+		ssh_key_free(hostkey);
+		goto fail;
+	}
+	if (ssh_bind_listen(srv->bind) != SSH_OK) {
+		set_cause(cause, "cannot listen on %s port %d: %s",
+		    cfg->address, cfg->port, ssh_get_error(srv->bind));
+		goto fail;
+	}
+	if (pthread_create(&srv->listener, NULL, sshd_listener, srv) != 0) {
+		set_cause(cause, "cannot start the ssh listener thread");
+		goto fail;
+	}
+	log_info("ssh server listening on %s port %d for %zu client(s); "
+	    "snapshots in %s", cfg->address, cfg->port, srv->npeers,
+	    srv->root);
+	return srv;
+fail:
+	srv->stopping = 2;
+	sshd_stop(srv);
+	return NULL;
+}
+
+void
+sshd_stop(struct sshd *srv)
+{
+	struct sshd_conn *c;
+	size_t i;
+
+	if (srv == NULL)
+		return;
+	pthread_mutex_lock(&srv->lock);
+	if (srv->stopping != 2) {
+		srv->stopping = 1;
+		pthread_mutex_unlock(&srv->lock);
+		pthread_join(srv->listener, NULL);
+		pthread_mutex_lock(&srv->lock);
+	}
+	/* End live sessions: their sockets fail, their rsync is stopped. */
+	for (c = srv->conns; c != NULL; c = c->next) {
+		shutdown(ssh_get_fd(c->session), SHUT_RDWR);
+		if (c->child > 0)
+			kill(c->child, SIGTERM);
+	}
+	while (srv->stats.active > 0)
+		pthread_cond_wait(&srv->cond, &srv->lock);
+	pthread_mutex_unlock(&srv->lock);
+	if (srv->bind != NULL)
+		ssh_bind_free(srv->bind);
+	for (i = 0; i < srv->npeers; i++) {
+		free(srv->peers[i].name);
+		ssh_key_free(srv->peers[i].key);
+	}
+	free(srv->peers);
+	free(srv->root);
+	free(srv->rsync);
+	pthread_cond_destroy(&srv->cond);
+	pthread_mutex_destroy(&srv->lock);
+	free(srv);
+}
+
+void
+sshd_get_stats(struct sshd *srv, struct sshd_stats *out)
+{
+	pthread_mutex_lock(&srv->lock);
+	*out = srv->stats;
+	pthread_mutex_unlock(&srv->lock);
+}
