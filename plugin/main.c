@@ -1,16 +1,20 @@
 /*
- * main: one binary, two roles — `privateer plugin` is the daemon that runs
- * inside the managed plugin, anything else is the host CLI.
+ * main: one binary, three roles — `privateer plugin` is the daemon that
+ * runs inside the managed plugin, `privateer transport` is the ssh
+ * transport the plugin's rsync runs, anything else is the host CLI.
  */
 #include <string.h>
 
 #include "cli.h"
 #include "plugin.h"
+#include "transport.h"
 
 int
 main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "plugin") == 0)
 		return plugin_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "transport") == 0)
+		return transport_main(argc - 1, argv + 1);
 	return cli_main(argc, argv);
 }

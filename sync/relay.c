@@ -183,6 +183,9 @@ relay_run(ssh_session session, ssh_channel ch, struct relay *r,
 			eof_sent = 1;
 		}
 		/* done? */
+		if (r->end_on_eof && ch_eof && bin->len == 0 &&
+		    berr->len == 0)
+			break;
 		if (!out_open && !errout_open) {
 			if (ch_eof)
 				break;

@@ -16,6 +16,9 @@ struct relay {
 	int err_to_channel;	/* read: sent as channel stderr; -1 if none */
 	int from_channel;	/* write: channel data lands here */
 	int err_from_channel;	/* write: channel stderr lands here; -1 drops */
+	/* 1: stop once the peer's output ended (a client: the remote side
+	 * is done when it closes), even if local input is still open. */
+	int end_on_eof;
 	/* Optional: 1 when the local side is finished (child exited). */
 	int (*finished)(void *);
 	void *arg;

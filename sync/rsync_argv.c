@@ -34,6 +34,7 @@ static const struct {
 	{ "compress-threads", OPT_NUM },
 	{ "debug", OPT_WORD },
 	{ "delay-updates", OPT_FLAG },
+	{ "dry-run", OPT_FLAG },
 	{ "delete", OPT_FLAG },
 	{ "delete-after", OPT_FLAG },
 	{ "delete-before", OPT_FLAG },
@@ -464,7 +465,7 @@ rsync_request_free(struct rsync_request *r)
 int
 rsync_parse(const char *command, struct rsync_request *r, char **cause)
 {
-	char **w = NULL;
+	char **w = NULL, *tail, *flags;
 	size_t n = 0, i;
 	int sender = 0, list_only = 0, dot = 0, rc = -1, recursive = 0;
 
@@ -504,13 +505,20 @@ rsync_parse(const char *command, struct rsync_request *r, char **cause)
 				list_only = 1;
 			if (strcmp(w[i], "--recursive") == 0)
 				recursive = 1;
+			if (strcmp(w[i], "--dry-run") == 0)
+				r->dry_run = 1;
 		} else if (w[i][0] == '-') {
 			if (rsync_short(w[i], cause) != 0)
 				goto out;
-			if (strchr(w[i], 'r') != NULL &&
-			    strchr(w[i], 'r') < (strchr(w[i], 'e') != NULL ?
-			    strchr(w[i], 'e') : w[i] + strlen(w[i])))
+			/* Letters before rsync's "e..." capability tail. */
+			tail = strchr(w[i], 'e');
+			flags = xstrndup(w[i], tail != NULL ?
+			    (size_t)(tail - w[i]) : strlen(w[i]));
+			if (strchr(flags, 'r') != NULL)
 				recursive = 1;
+			if (strchr(flags, 'n') != NULL)
+				r->dry_run = 1;
+			free(flags);
 		} else {
 			set_cause(cause, "\"%.64s\" comes before the \".\" "
 			    "argument", w[i]);

@@ -27,6 +27,7 @@ struct rsync_request {
 	char *source;		/* PULL, LIST: whose copy */
 	char *volume;
 	char *snapshot;		/* PULL: an ID or "latest" */
+	int dry_run;		/* -n / --dry-run: nothing is written */
 };
 
 /*

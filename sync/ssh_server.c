@@ -279,7 +279,7 @@ sshd_child_finished(void *arg)
 /* The argv of rsync --server for a checked request, run in cwd. */
 static char **
 sshd_argv(struct sshd *srv, const struct rsync_request *req,
-    const char *link_dest, const char *cwd)
+    const char *link_dest, const char *confine)
 {
 	char **argv = xcalloc(req->nopts + 12, sizeof *argv);
 	size_t n = 0, i;
@@ -296,7 +296,7 @@ sshd_argv(struct sshd *srv, const struct rsync_request *req,
 	if (req->kind == RSYNC_PUSH && srv->has_drop_d)
 		argv[n++] = xstrdup("--drop-D");
 	if (srv->has_confine_root)
-		argv[n++] = xasprintf("--confine-root=%s", cwd);
+		argv[n++] = xasprintf("--confine-root=%s", confine);
 	if (link_dest != NULL)
 		argv[n++] = xasprintf("--link-dest=%s", link_dest);
 	if (req->kind == RSYNC_LIST)
@@ -333,7 +333,15 @@ sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
 
 	memset(&push, 0, sizeof push);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (req->kind == RSYNC_PUSH) {
+	if (req->kind == RSYNC_PUSH && req->dry_run) {
+		/* A dry run writes nothing: give it an empty directory. */
+		cwd = xasprintf("%s/.dry-run", srv->root);
+		if (mkdir(cwd, 0700) != 0 && errno != EEXIST) {
+			cause = xasprintf("creating %s: %s", cwd,
+			    strerror(errno));
+			goto refuse;
+		}
+	} else if (req->kind == RSYNC_PUSH) {
 		if (snap_begin(srv->root, who, req->volume, &push,
 		    &cause) != 0)
 			goto refuse;
@@ -353,7 +361,9 @@ sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
 			goto refuse;
 		}
 	}
-	argv = sshd_argv(srv, req, pushing ? push.link_dest : NULL, cwd);
+	/* A push may read its own earlier snapshots (--link-dest=../ID). */
+	argv = sshd_argv(srv, req, pushing ? push.link_dest : NULL,
+	    pushing ? push.dir : cwd);
 	if (spawn_start(srv->rsync, argv, envp, cwd, -1, -1, &sp,
 	    &cause) != 0)
 		goto refuse;

@@ -1,0 +1,418 @@
+/*
+ * repl: each operation builds an rsync argv, hands the transport its key
+ * material through a pipe (descriptor 3 of rsync and, inherited, of the
+ * transport), reads rsync's stdout (--stats) and stderr at the same time,
+ * and parses the statistics. rsync runs with a clean environment.
+ */
+#include "repl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "spawn.h"
+#include "util.h"
+
+#define REPL_SECRETS_FD 3
+#define REPL_OUTPUT_MAX (1024 * 1024)
+#define REPL_ERROR_MAX (16 * 1024)
+#define REPL_TIMEOUT "--timeout=600"
+
+/* Options for data: contents, modes, numeric owners, times, hard links,
+ * symlinks as links, ACLs, xattrs, deletions. -D is left out on purpose:
+ * volumes hold data, and the server refuses device files. */
+static const char *const repl_data_opts[] = { "-rlptgoHAX",
+	"--numeric-ids", "--delete", REPL_TIMEOUT, NULL };
+
+void
+repl_result_free(struct repl_result *r)
+{
+	free(r->error);
+	memset(r, 0, sizeof *r);
+}
+
+struct repl_argv {
+	char **v;
+	size_t n;
+};
+
+static void
+repl_add(struct repl_argv *a, char *s)
+{
+	a->v = xreallocarray(a->v, a->n + 2, sizeof *a->v);
+	a->v[a->n++] = s;
+	a->v[a->n] = NULL;
+}
+
+static void
+repl_argv_free(struct repl_argv *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		free(a->v[i]);
+	free(a->v);
+	memset(a, 0, sizeof *a);
+}
+
+static char *
+repl_rsh(const struct repl_self *self, const struct repl_server *srv)
+{
+	return xasprintf("%s transport --secrets-fd %d --port %d", self->exe,
+	    REPL_SECRETS_FD, srv->port);
+}
+
+/* rsync HOST:PATH; a bare IPv6 address needs brackets. */
+static char *
+repl_remote(const struct repl_server *srv, const char *path)
+{
+	if (strchr(srv->hostname, ':') != NULL)
+		return xasprintf("[%s]:%s", srv->hostname, path);
+	return xasprintf("%s:%s", srv->hostname, path);
+}
+
+static void
+repl_common(struct repl_argv *a, const struct repl_self *self,
+    const struct repl_server *srv, int data)
+{
+	size_t i;
+
+	repl_add(a, xstrdup(self->rsync));
+	if (data) {
+		for (i = 0; repl_data_opts[i] != NULL; i++)
+			repl_add(a, xstrdup(repl_data_opts[i]));
+	}
+	repl_add(a, xstrdup("-e"));
+	repl_add(a, repl_rsh(self, srv));
+}
+
+static void
+repl_backup_argv(struct repl_argv *a, const struct repl_self *self,
+    const struct repl_server *srv, const char *volume, const char *src)
+{
+	char *rpath = xasprintf("%s/", volume);
+
+	repl_common(a, self, srv, 1);
+	/* zstd on the wire; rsync skips already-compressed file types. */
+	repl_add(a, xstrdup("--compress-choice=zstd"));
+	repl_add(a, xstrdup("--stats"));
+	repl_add(a, xasprintf("%s/", src));
+	repl_add(a, repl_remote(srv, rpath));
+	free(rpath);
+}
+
+static void
+repl_restore_argv(struct repl_argv *a, const struct repl_self *self,
+    const struct repl_server *srv, const char *source, const char *volume,
+    const char *snapshot, const char *into)
+{
+	char *rpath = xasprintf("%s/%s/%s/", source, volume, snapshot);
+
+	repl_common(a, self, srv, 1);
+	repl_add(a, xstrdup("--compress-choice=zstd"));
+	repl_add(a, xstrdup("--stats"));
+	repl_add(a, repl_remote(srv, rpath));
+	repl_add(a, xasprintf("%s/", into));
+	free(rpath);
+}
+
+static char *
+repl_join(const struct repl_argv *a)
+{
+	char *s = xstrdup(""), *tmp;
+	size_t i;
+
+	for (i = 0; i < a->n; i++) {
+		tmp = s;
+		s = xasprintf("%s%s%s", tmp, i > 0 ? " " : "", a->v[i]);
+		free(tmp);
+	}
+	return s;
+}
+
+char *
+repl_describe_backup(const struct repl_self *self,
+    const struct repl_server *srv, const char *volume, const char *src)
+{
+	struct repl_argv a = { NULL, 0 };
+	char *s;
+
+	repl_backup_argv(&a, self, srv, volume, src);
+	s = repl_join(&a);
+	repl_argv_free(&a);
+	return s;
+}
+
+char *
+repl_describe_restore(const struct repl_self *self,
+    const struct repl_server *srv, const char *source, const char *volume,
+    const char *snapshot, const char *into)
+{
+	struct repl_argv a = { NULL, 0 };
+	char *s;
+
+	repl_restore_argv(&a, self, srv, source, volume, snapshot, into);
+	s = repl_join(&a);
+	repl_argv_free(&a);
+	return s;
+}
+
+/* The pipe whose read end carries the key material to the transport. */
+static int
+repl_secrets(const struct repl_self *self, const struct repl_server *srv)
+{
+	json_t *doc;
+	char *text;
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC) != 0)
+		return -1;
+	doc = json_pack("{s:s, s:s, s:s}", "private", self->private_key,
+	    "host_key", srv->host_key, "server", srv->name);
+	text = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	/* Far below the pipe's capacity, so this never blocks. */
+	if (text == NULL || write_all(p[1], text, strlen(text)) != 0) {
+		close(p[0]);
+		close(p[1]);
+		p[0] = -1;
+	} else
+		close(p[1]);
+	if (text != NULL) {
+		explicit_bzero(text, strlen(text));
+		free(text);
+	}
+	return p[0];
+}
+
+static uint64_t
+repl_stat(const char *out, const char *label)
+{
+	const char *p = strstr(out, label);
+	uint64_t v = 0;
+
+	if (p == NULL)
+		return 0;
+	for (p += strlen(label); *p == ' '; p++)
+		;
+	for (; *p != '\0' && *p != '\n'; p++) {
+		if (*p >= '0' && *p <= '9')
+			v = v * 10 + (uint64_t)(*p - '0');
+		else if (*p != ',')
+			break;
+	}
+	return v;
+}
+
+/* Appends up to cap bytes from fd into *buf; 1 at EOF. */
+static int
+repl_drain(int fd, char **buf, size_t *len, size_t cap)
+{
+	char tmp[8192];
+	ssize_t n;
+
+	n = read(fd, tmp, sizeof tmp);
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN ? 0 : 1;
+	if (n == 0)
+		return 1;
+	if (*len < cap) {
+		size_t take = (size_t)n < cap - *len ? (size_t)n : cap - *len;
+		*buf = xreallocarray(*buf, *len + take + 1, 1);
+		memcpy(*buf + *len, tmp, take);
+		*len += take;
+		(*buf)[*len] = '\0';
+	}
+	return 0;
+}
+
+/* Runs argv; fills res; *out gets stdout (caller frees). */
+static int
+repl_run(const struct repl_self *self, const struct repl_server *srv,
+    char *const argv[], struct repl_result *res, char **out)
+{
+	static char *const envp[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", NULL };
+	struct timespec t0, t1;
+	struct pollfd pfd[2];
+	struct spawn sp;
+	char *obuf = NULL, *ebuf = NULL, *cause = NULL;
+	size_t olen = 0, elen = 0;
+	int sfd, oeof = 0, eeof = 0;
+
+	memset(res, 0, sizeof *res);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	sfd = repl_secrets(self, srv);
+	if (sfd < 0) {
+		res->status = 255;
+		res->error = xasprintf("cannot pass the key to the transport: "
+		    "%s", strerror(errno));
+		return -1;
+	}
+	if (spawn_start(self->rsync, argv, envp, "/", sfd, REPL_SECRETS_FD,
+	    &sp, &cause) != 0) {
+		close(sfd);
+		res->status = 255;
+		res->error = cause;
+		return -1;
+	}
+	close(sfd);
+	close(sp.in);
+	sp.in = -1;
+	while (!oeof || !eeof) {
+		pfd[0].fd = oeof ? -1 : sp.out;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = eeof ? -1 : sp.err;
+		pfd[1].events = POLLIN;
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (!oeof && pfd[0].revents != 0)
+			oeof = repl_drain(sp.out, &obuf, &olen,
+			    REPL_OUTPUT_MAX);
+		if (!eeof && pfd[1].revents != 0)
+			eeof = repl_drain(sp.err, &ebuf, &elen,
+			    REPL_ERROR_MAX);
+	}
+	spawn_close(&sp);
+	res->status = spawn_wait(&sp);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	res->seconds = (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	if (obuf == NULL)
+		obuf = xstrdup("");
+	res->bytes_sent = repl_stat(obuf, "Total bytes sent:");
+	res->bytes_received = repl_stat(obuf, "Total bytes received:");
+	res->files = repl_stat(obuf, "Number of regular files transferred:");
+	/* The transport failed (not rsync): say so with 255. */
+	if (res->status != 0 && ebuf != NULL &&
+	    strstr(ebuf, "privateer transport: ") != NULL)
+		res->status = 255;
+	if (res->status != 0) {
+		/* rsync's own words, without its trailing blank lines. */
+		while (elen > 0 && (ebuf[elen - 1] == '\n' ||
+		    ebuf[elen - 1] == ' '))
+			ebuf[--elen] = '\0';
+		res->error = ebuf != NULL && *ebuf != '\0' ? ebuf :
+		    xasprintf("rsync exited with status %d", res->status);
+		if (res->error != ebuf)
+			free(ebuf);
+		ebuf = NULL;
+	}
+	free(ebuf);
+	if (out != NULL)
+		*out = obuf;
+	else
+		free(obuf);
+	return res->status == 0 ? 0 : -1;
+}
+
+int
+repl_backup(const struct repl_self *self, const struct repl_server *srv,
+    const char *volume, const char *src, struct repl_result *res)
+{
+	struct repl_argv a = { NULL, 0 };
+	int rc;
+
+	repl_backup_argv(&a, self, srv, volume, src);
+	rc = repl_run(self, srv, a.v, res, NULL);
+	repl_argv_free(&a);
+	return rc;
+}
+
+int
+repl_restore(const struct repl_self *self, const struct repl_server *srv,
+    const char *source, const char *volume, const char *snapshot,
+    const char *into, struct repl_result *res)
+{
+	struct repl_argv a = { NULL, 0 };
+	int rc;
+
+	repl_restore_argv(&a, self, srv, source, volume, snapshot, into);
+	rc = repl_run(self, srv, a.v, res, NULL);
+	repl_argv_free(&a);
+	return rc;
+}
+
+static int
+repl_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+repl_list(const struct repl_self *self, const struct repl_server *srv,
+    const char *source, const char *volume, char ***idsp, size_t *np,
+    struct repl_result *res)
+{
+	struct repl_argv a = { NULL, 0 };
+	char *out = NULL, *rpath, *line, *save = NULL, *name, **ids = NULL;
+	size_t n = 0;
+	int rc;
+
+	*idsp = NULL;
+	*np = 0;
+	repl_common(&a, self, srv, 0);
+	repl_add(&a, xstrdup("--list-only"));
+	repl_add(&a, xstrdup(REPL_TIMEOUT));
+	rpath = xasprintf("%s/%s/", source, volume);
+	repl_add(&a, repl_remote(srv, rpath));
+	free(rpath);
+	rc = repl_run(self, srv, a.v, res, &out);
+	repl_argv_free(&a);
+	if (rc != 0) {
+		free(out);
+		return -1;
+	}
+	for (line = strtok_r(out, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		/* "drwx------  4,096 2026/11/22 05:50:01 20261122T055001Z" */
+		if (line[0] != 'd')
+			continue;
+		name = strrchr(line, ' ');
+		if (name == NULL)
+			continue;
+		name++;
+		if (strlen(name) != 16 || name[8] != 'T' || name[15] != 'Z')
+			continue;
+		ids = xreallocarray(ids, n + 1, sizeof *ids);
+		ids[n++] = xstrdup(name);
+	}
+	free(out);
+	if (n > 0)
+		qsort(ids, n, sizeof *ids, repl_cmp);
+	*idsp = ids;
+	*np = n;
+	return 0;
+}
+
+int
+repl_probe(const struct repl_self *self, const struct repl_server *srv,
+    struct repl_result *res)
+{
+	struct repl_argv a = { NULL, 0 };
+	char tmpl[] = "/tmp/privateer-probe.XXXXXX", *dir;
+	int rc;
+
+	dir = mkdtemp(tmpl);
+	if (dir == NULL) {
+		memset(res, 0, sizeof *res);
+		res->status = 255;
+		res->error = xasprintf("mkdtemp: %s", strerror(errno));
+		return -1;
+	}
+	repl_common(&a, self, srv, 0);
+	repl_add(&a, xstrdup("-rlptgo"));
+	repl_add(&a, xstrdup("--dry-run"));
+	repl_add(&a, xstrdup(REPL_TIMEOUT));
+	repl_add(&a, xasprintf("%s/", dir));
+	repl_add(&a, repl_remote(srv, "privateer-probe/"));
+	rc = repl_run(self, srv, a.v, res, NULL);
+	repl_argv_free(&a);
+	rmdir(dir);
+	return rc;
+}

@@ -1,0 +1,65 @@
+/*
+ * repl: replication operations as a library — back a directory up to a
+ * server as a new snapshot, restore a snapshot into a directory, list a
+ * volume's snapshots, probe a server — each by running the local rsync
+ * with `privateer transport` as its remote shell. Results carry the exit
+ * status, rsync's own error text, bytes on the wire and the duration.
+ */
+#ifndef PRIVATEER_REPL_H
+#define PRIVATEER_REPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct repl_self {
+	const char *name;		/* this machine */
+	const char *private_key;	/* its key; never leaves memory/fd */
+	const char *rsync;		/* absolute path of rsync */
+	const char *exe;		/* absolute path of privateer */
+};
+
+struct repl_server {
+	const char *name;
+	const char *hostname;
+	int port;
+	const char *host_key;		/* the pinned public key */
+};
+
+struct repl_result {
+	int status;			/* rsync's exit; 255: transport */
+	uint64_t bytes_sent;
+	uint64_t bytes_received;
+	uint64_t files;			/* regular files transferred */
+	double seconds;
+	char *error;			/* rsync's/transport's stderr; or NULL */
+};
+
+void repl_result_free(struct repl_result *);
+
+/*
+ * The rsync command line (without the key) that an operation runs, for
+ * --dry-run displays; caller frees.
+ */
+char *repl_describe_backup(const struct repl_self *,
+    const struct repl_server *, const char *volume, const char *src_dir);
+char *repl_describe_restore(const struct repl_self *,
+    const struct repl_server *, const char *source, const char *volume,
+    const char *snapshot, const char *into_dir);
+
+/* src_dir's contents become a new snapshot of volume on server. */
+int repl_backup(const struct repl_self *, const struct repl_server *,
+    const char *volume, const char *src_dir, struct repl_result *);
+/* Snapshot (ID or "latest") of source's volume replaces into_dir's contents
+ * (and the directory's own owner and mode). */
+int repl_restore(const struct repl_self *, const struct repl_server *,
+    const char *source, const char *volume, const char *snapshot,
+    const char *into_dir, struct repl_result *);
+/* Snapshot IDs of source's volume, oldest first. */
+int repl_list(const struct repl_self *, const struct repl_server *,
+    const char *source, const char *volume, char ***ids, size_t *n,
+    struct repl_result *);
+/* Handshake and a no-op (dry-run) rsync. */
+int repl_probe(const struct repl_self *, const struct repl_server *,
+    struct repl_result *);
+
+#endif

@@ -1,0 +1,297 @@
+/*
+ * transport: argv is what rsync gives its remote shell: our own options,
+ * then [-l USER] HOST COMMAND... (the command already escaped by rsync).
+ */
+#include "transport.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <libssh/libssh.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "relay.h"
+#include "util.h"
+
+struct transport_secrets {
+	char *private_key;
+	char *host_key;		/* pinned public key line */
+	char *server;		/* name, for messages */
+};
+
+static int
+transport_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("privateer transport: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 255;
+}
+
+static void
+transport_secrets_free(struct transport_secrets *s)
+{
+	if (s->private_key != NULL) {
+		explicit_bzero(s->private_key, strlen(s->private_key));
+		free(s->private_key);
+	}
+	free(s->host_key);
+	free(s->server);
+	memset(s, 0, sizeof *s);
+}
+
+static int
+transport_read_secrets(int fd, struct transport_secrets *s, char **cause)
+{
+	char *buf = xcalloc(1, TRANSPORT_SECRETS_MAX + 1);
+	size_t len = 0;
+	json_error_t jerr;
+	json_t *doc = NULL, *v;
+	ssize_t n;
+	int rc = -1;
+
+	for (;;) {
+		n = read(fd, buf + len, TRANSPORT_SECRETS_MAX - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (len == TRANSPORT_SECRETS_MAX)
+			break;
+	}
+	close(fd);
+	doc = json_loadb(buf, len, 0, &jerr);
+	if (doc == NULL) {
+		set_cause(cause, "no key material on descriptor %d", fd);
+		goto out;
+	}
+	v = json_object_get(doc, "private");
+	if (json_is_string(v))
+		s->private_key = xstrdup(json_string_value(v));
+	v = json_object_get(doc, "host_key");
+	if (json_is_string(v))
+		s->host_key = xstrdup(json_string_value(v));
+	v = json_object_get(doc, "server");
+	s->server = xstrdup(json_is_string(v) ? json_string_value(v) :
+	    "the server");
+	if (s->private_key == NULL || s->host_key == NULL) {
+		set_cause(cause, "key material on descriptor %d is incomplete",
+		    fd);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (doc != NULL) {
+		json_t *p = json_object_get(doc, "private");
+		if (json_is_string(p))
+			explicit_bzero((char *)json_string_value(p),
+			    json_string_length(p));
+		json_decref(doc);
+	}
+	explicit_bzero(buf, len);
+	free(buf);
+	return rc;
+}
+
+static ssh_key
+transport_pubkey(const char *line)
+{
+	char *copy = xstrdup(line), *type, *b64, *save = NULL;
+	ssh_key key = NULL;
+
+	type = strtok_r(copy, " ", &save);
+	b64 = type != NULL ? strtok_r(NULL, " ", &save) : NULL;
+	if (b64 == NULL || ssh_pki_import_pubkey_base64(b64,
+	    ssh_key_type_from_name(type), &key) != SSH_OK)
+		key = NULL;
+	free(copy);
+	return key;
+}
+
+static char *
+transport_fingerprint(ssh_key key)
+{
+	unsigned char *hash = NULL;
+	size_t hlen;
+	char *hex, *out;
+
+	if (ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash,
+	    &hlen) != SSH_OK)
+		return xstrdup("?");
+	hex = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
+	out = xstrdup(hex != NULL ? hex : "?");
+	ssh_string_free_char(hex);
+	ssh_clean_pubkey_hash(&hash);
+	return out;
+}
+
+int
+transport_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "secrets-fd", required_argument, NULL, 'f' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "connect-timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct transport_secrets sec;
+	ssh_session session = NULL;
+	ssh_channel ch = NULL;
+	ssh_key pinned = NULL, got = NULL, priv = NULL;
+	struct relay r;
+	const char *host, *user = NULL;
+	char *cmd = NULL, *tmp, *cause = NULL, *want_fp, *got_fp;
+	long timeout = 30;
+	unsigned int port = 22;
+	int c, fd = -1, rc = 255, on = 1, idle = 30, intvl = 10, cnt = 3;
+	int verbosity = SSH_LOG_NOLOG, no = 0, i;
+
+	memset(&sec, 0, sizeof sec);
+	signal(SIGPIPE, SIG_IGN);
+	while ((c = getopt_long(argc, argv, "+l:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			fd = atoi(optarg);
+			break;
+		case 'p':
+			port = (unsigned)atoi(optarg);
+			break;
+		case 't':
+			timeout = atol(optarg);
+			break;
+		case 'l':
+			user = optarg;
+			break;
+		default:
+			return transport_fail("usage: privateer transport "
+			    "--secrets-fd N --port P [-l USER] HOST COMMAND");
+		}
+	}
+	/* rsync puts -l USER after our options when given user@host. */
+	if (optind + 1 < argc && strcmp(argv[optind], "-l") == 0) {
+		user = argv[optind + 1];
+		optind += 2;
+	}
+	if (fd < 0 || optind + 1 >= argc)
+		return transport_fail("usage: privateer transport --secrets-fd "
+		    "N --port P [-l USER] HOST COMMAND");
+	host = argv[optind++];
+	cmd = xstrdup(argv[optind++]);
+	for (i = optind; i < argc; i++) {
+		tmp = cmd;
+		cmd = xasprintf("%s %s", tmp, argv[i]);
+		free(tmp);
+	}
+	if (transport_read_secrets(fd, &sec, &cause) != 0) {
+		rc = transport_fail("%s", cause);
+		goto out;
+	}
+	pinned = transport_pubkey(sec.host_key);
+	if (pinned == NULL) {
+		rc = transport_fail("the pinned host key of %s does not decode",
+		    sec.server);
+		goto out;
+	}
+	session = ssh_new();
+	ssh_options_set(session, SSH_OPTIONS_HOST, host);
+	ssh_options_set(session, SSH_OPTIONS_PORT, &port);
+	if (user != NULL)
+		ssh_options_set(session, SSH_OPTIONS_USER, user);
+	ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &timeout);
+	ssh_options_set(session, SSH_OPTIONS_LOG_VERBOSITY, &verbosity);
+	ssh_options_set(session, SSH_OPTIONS_PROCESS_CONFIG, &no);
+	ssh_options_set(session, SSH_OPTIONS_KNOWNHOSTS, "/dev/null");
+	ssh_options_set(session, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null");
+	/* Ask for the pinned key's type, so the comparison is meaningful. */
+	ssh_options_set(session, SSH_OPTIONS_HOSTKEYS,
+	    ssh_key_type_to_char(ssh_key_type(pinned)));
+	if (ssh_connect(session) != SSH_OK) {
+		rc = transport_fail("cannot connect to %s (%s port %u): %s",
+		    sec.server, host, port, ssh_get_error(session));
+		goto out;
+	}
+	setsockopt(ssh_get_fd(session), SOL_SOCKET, SO_KEEPALIVE, &on,
+	    sizeof on);
+	setsockopt(ssh_get_fd(session), IPPROTO_TCP, TCP_KEEPIDLE, &idle,
+	    sizeof idle);
+	setsockopt(ssh_get_fd(session), IPPROTO_TCP, TCP_KEEPINTVL, &intvl,
+	    sizeof intvl);
+	setsockopt(ssh_get_fd(session), IPPROTO_TCP, TCP_KEEPCNT, &cnt,
+	    sizeof cnt);
+	if (ssh_get_server_publickey(session, &got) != SSH_OK ||
+	    ssh_key_cmp(got, pinned, SSH_KEY_CMP_PUBLIC) != 0) {
+		want_fp = transport_fingerprint(pinned);
+		got_fp = got != NULL ? transport_fingerprint(got) :
+		    xstrdup("none");
+		rc = transport_fail("the host key of server %s (%s port %u) "
+		    "is %s, not the pinned %s from the key store; refusing to "
+		    "connect", sec.server, host, port, got_fp, want_fp);
+		free(want_fp);
+		free(got_fp);
+		goto out;
+	}
+	if (ssh_pki_import_privkey_base64(sec.private_key, NULL, NULL, NULL,
+	    &priv) != SSH_OK) {
+		rc = transport_fail("our private key does not decode");
+		goto out;
+	}
+	if (ssh_userauth_publickey(session, NULL, priv) != SSH_AUTH_SUCCESS) {
+		rc = transport_fail("server %s refused our key: %s",
+		    sec.server, ssh_get_error(session));
+		goto out;
+	}
+	ch = ssh_channel_new(session);
+	if (ch == NULL || ssh_channel_open_session(ch) != SSH_OK ||
+	    ssh_channel_request_exec(ch, cmd) != SSH_OK) {
+		rc = transport_fail("server %s refused the session: %s",
+		    sec.server, ssh_get_error(session));
+		goto out;
+	}
+	/* The transfer may be long; keepalive and rsync's own timeout bound
+	 * a dead peer, not a per-call timeout. */
+	timeout = 0;
+	ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &timeout);
+	memset(&r, 0, sizeof r);
+	r.to_channel = 0;
+	r.err_to_channel = -1;
+	r.from_channel = 1;
+	r.err_from_channel = 2;
+	r.end_on_eof = 1;
+	if (relay_run(session, ch, &r, &cause) != 0) {
+		rc = transport_fail("connection to %s lost: %s", sec.server,
+		    cause);
+		goto out;
+	}
+	rc = ssh_channel_get_exit_status(ch);
+	if (rc < 0)
+		rc = transport_fail("server %s closed the session without an "
+		    "exit status", sec.server);
+out:
+	free(cause);
+	free(cmd);
+	if (ch != NULL) {
+		ssh_channel_close(ch);
+		ssh_channel_free(ch);
+	}
+	if (session != NULL) {
+		ssh_disconnect(session);
+		ssh_free(session);
+	}
+	ssh_key_free(pinned);
+	ssh_key_free(got);
+	ssh_key_free(priv);
+	transport_secrets_free(&sec);
+	return rc;
+}

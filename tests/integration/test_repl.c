@@ -1,0 +1,353 @@
+/*
+ * Replication on loopback with the real parts: the exec-only libssh server
+ * (sshd_start) on 127.0.0.1, the real rsync on both ends, the privateer
+ * binary as the ssh transport, fresh ed25519 keys. Checks that a backup
+ * becomes a complete snapshot sharing unchanged files with the previous
+ * one, that a restore brings back contents, modes, owners, times, hard
+ * links, symlinks and xattrs, listing, deletions, a wrong pinned host key,
+ * an unknown client key, a refused command and a dry run.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "keypair.h"
+#include "repl.h"
+#include "snapshot.h"
+#include "ssh_server.h"
+#include "util.h"
+
+#ifndef PRIVATEER_EXE
+#error "PRIVATEER_EXE must name the built privateer binary"
+#endif
+
+struct fixture {
+	char tmp[64];
+	char *root;
+	char *src;
+	struct keypair server_key, client_key, other_key;
+	struct sshd *sshd;
+	int port;
+	struct repl_self self;
+	struct repl_server srv;
+};
+
+static int
+free_port(void)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof sin;
+	int fd, port;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	port = ntohs(sin.sin_port);
+	close(fd);
+	return port;
+}
+
+static void
+put_file(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	struct sshd_client client;
+	struct sshd_config cfg;
+	char *cause = NULL, *p;
+
+	strcpy(f->tmp, "/tmp/privateer-repl.XXXXXX");
+	assert_non_null(mkdtemp(f->tmp));
+	f->root = xasprintf("%s/server", f->tmp);
+	f->src = xasprintf("%s/src", f->tmp);
+	assert_int_equal(mkdir(f->src, 0750), 0);
+	assert_int_equal(keypair_generate(&f->server_key, &cause), 0);
+	assert_int_equal(keypair_generate(&f->client_key, &cause), 0);
+	assert_int_equal(keypair_generate(&f->other_key, &cause), 0);
+
+	/* Data with owners, modes, a hard link, a symlink and an xattr. */
+	p = xasprintf("%s/a.txt", f->src);
+	put_file(p, "alpha\n", 0640);
+	assert_int_equal(chown(p, 1234, 5678), 0);
+	(void)setxattr(p, "user.colour", "blue", 4, 0);
+	free(p);
+	p = xasprintf("%s/sub", f->src);
+	assert_int_equal(mkdir(p, 0700), 0);
+	free(p);
+	p = xasprintf("%s/sub/b.bin", f->src);
+	put_file(p, "bravo bravo bravo\n", 0600);
+	free(p);
+	assert_int_equal(link(xasprintf("%s/sub/b.bin", f->src),
+	    xasprintf("%s/hard", f->src)), 0);
+	assert_int_equal(symlink("../etc/passwd",
+	    xasprintf("%s/sub/escape", f->src)), 0);
+
+	f->port = free_port();
+	client.name = "bob";
+	client.public_key = f->client_key.public_key;
+	memset(&cfg, 0, sizeof cfg);
+	cfg.address = "127.0.0.1";
+	cfg.port = f->port;
+	cfg.host_key = f->server_key.private_key;
+	cfg.clients = &client;
+	cfg.nclients = 1;
+	cfg.root = f->root;
+	cfg.rsync = "/usr/bin/rsync";
+	cfg.policy.keep_all = 1;
+	f->sshd = sshd_start(&cfg, &cause);
+	if (f->sshd == NULL)
+		fail_msg("sshd_start: %s", cause);
+
+	f->self.name = "bob";
+	f->self.private_key = f->client_key.private_key;
+	f->self.rsync = "/usr/bin/rsync";
+	f->self.exe = PRIVATEER_EXE;
+	f->srv.name = "alice";
+	f->srv.hostname = "127.0.0.1";
+	f->srv.port = f->port;
+	f->srv.host_key = f->server_key.public_key;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	sshd_stop(f->sshd);
+	assert_int_equal(remove_tree(f->tmp, NULL), 0);
+	keypair_wipe(&f->server_key);
+	keypair_wipe(&f->client_key);
+	keypair_wipe(&f->other_key);
+	free(f->root);
+	free(f->src);
+	free(f);
+	return 0;
+}
+
+static void
+backup_ok(struct fixture *f, const char *volume)
+{
+	struct repl_result res;
+
+	if (repl_backup(&f->self, &f->srv, volume, f->src, &res) != 0)
+		fail_msg("backup failed (%d): %s", res.status, res.error);
+	assert_true(res.bytes_sent > 0);
+	assert_true(res.seconds > 0);
+	repl_result_free(&res);
+}
+
+static void
+test_backup_restore_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	struct repl_result res;
+	struct stat st, st2;
+	char **ids, *dst, *p, buf[64], *snapdir;
+	size_t n;
+	ssize_t len;
+
+	backup_ok(f, "vol");
+	assert_int_equal(snap_list(f->root, "bob", "vol", &ids, &n, NULL), 0);
+	assert_int_equal(n, 1);
+	snapdir = xasprintf("%s/bob/vol/%s", f->root, ids[0]);
+	p = xasprintf("%s/a.txt", snapdir);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_int_equal(st.st_uid, 1234);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	free(p);
+
+	dst = xasprintf("%s/restored", f->tmp);
+	assert_int_equal(mkdir(dst, 0755), 0);
+	if (repl_restore(&f->self, &f->srv, "bob", "vol", "latest", dst,
+	    &res) != 0)
+		fail_msg("restore failed (%d): %s", res.status, res.error);
+	repl_result_free(&res);
+	/* the root directory's mode comes back too */
+	assert_int_equal(stat(dst, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0750);
+	p = xasprintf("%s/a.txt", dst);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_int_equal(st.st_uid, 1234);
+	assert_int_equal(st.st_gid, 5678);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	len = getxattr(p, "user.colour", buf, sizeof buf);
+	if (len >= 0)
+		assert_memory_equal(buf, "blue", 4);
+	free(p);
+	/* hard link kept */
+	assert_int_equal(stat(xasprintf("%s/hard", dst), &st), 0);
+	assert_int_equal(stat(xasprintf("%s/sub/b.bin", dst), &st2), 0);
+	assert_int_equal(st.st_ino, st2.st_ino);
+	/* symlink kept as a link, with its original target (not munged) */
+	len = readlink(xasprintf("%s/sub/escape", dst), buf, sizeof buf - 1);
+	assert_true(len > 0);
+	buf[len] = '\0';
+	assert_string_equal(buf, "../etc/passwd");
+	snap_list_free(ids, n);
+	free(snapdir);
+	free(dst);
+}
+
+static void
+test_second_snapshot_shares_unchanged_files(void **state)
+{
+	struct fixture *f = *state;
+	struct repl_result res;
+	struct stat s1, s2;
+	char **ids, **listed, *p;
+	size_t n, nl;
+
+	backup_ok(f, "vol");
+	sleep(1);	/* a new second: a new snapshot ID */
+	p = xasprintf("%s/new.txt", f->src);
+	put_file(p, "charlie\n", 0644);
+	free(p);
+	p = xasprintf("%s/sub/b.bin", f->src);
+	unlink(p);
+	free(p);
+	unlink(xasprintf("%s/hard", f->src));
+	backup_ok(f, "vol");
+	assert_int_equal(snap_list(f->root, "bob", "vol", &ids, &n, NULL), 0);
+	assert_int_equal(n, 2);
+	/* unchanged file: the same inode in both snapshots */
+	assert_int_equal(lstat(xasprintf("%s/bob/vol/%s/a.txt", f->root,
+	    ids[0]), &s1), 0);
+	assert_int_equal(lstat(xasprintf("%s/bob/vol/%s/a.txt", f->root,
+	    ids[1]), &s2), 0);
+	assert_int_equal(s1.st_ino, s2.st_ino);
+	/* deletions reach the new snapshot, the old one is untouched */
+	assert_int_equal(lstat(xasprintf("%s/bob/vol/%s/sub/b.bin", f->root,
+	    ids[1]), &s1), -1);
+	assert_int_equal(lstat(xasprintf("%s/bob/vol/%s/sub/b.bin", f->root,
+	    ids[0]), &s1), 0);
+	/* latest names the newest */
+	assert_int_equal(snap_resolve(f->root, "bob", "vol", "latest", &p,
+	    NULL), 0);
+	assert_non_null(strstr(p, ids[1]));
+	free(p);
+	/* listing over the wire matches */
+	assert_int_equal(repl_list(&f->self, &f->srv, "bob", "vol", &listed,
+	    &nl, &res), 0);
+	repl_result_free(&res);
+	assert_int_equal(nl, 2);
+	assert_string_equal(listed[0], ids[0]);
+	assert_string_equal(listed[1], ids[1]);
+	snap_list_free(listed, nl);
+	snap_list_free(ids, n);
+}
+
+static void
+test_wrong_host_key_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct repl_server bad = f->srv;
+	struct repl_result res;
+
+	bad.host_key = f->other_key.public_key;
+	assert_int_not_equal(repl_backup(&f->self, &bad, "vol", f->src,
+	    &res), 0);
+	assert_int_equal(res.status, 255);
+	assert_non_null(strstr(res.error, "host key of server alice"));
+	assert_non_null(strstr(res.error, "refusing to connect"));
+	repl_result_free(&res);
+	assert_int_equal(access(xasprintf("%s/bob/vol", f->root), F_OK), -1);
+}
+
+static void
+test_unknown_client_key_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct repl_self stranger = f->self;
+	struct repl_result res;
+
+	stranger.private_key = f->other_key.private_key;
+	assert_int_not_equal(repl_backup(&stranger, &f->srv, "vol", f->src,
+	    &res), 0);
+	assert_int_equal(res.status, 255);
+	assert_non_null(strstr(res.error, "refused our key"));
+	repl_result_free(&res);
+}
+
+static void
+test_probe_writes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct repl_result res;
+
+	if (repl_probe(&f->self, &f->srv, &res) != 0)
+		fail_msg("probe failed (%d): %s", res.status, res.error);
+	repl_result_free(&res);
+	assert_int_equal(access(xasprintf("%s/bob/privateer-probe", f->root),
+	    F_OK), -1);
+}
+
+static void
+test_restore_of_missing_snapshot(void **state)
+{
+	struct fixture *f = *state;
+	struct repl_result res;
+	char *dst = xasprintf("%s/nothing", f->tmp);
+
+	assert_int_equal(mkdir(dst, 0755), 0);
+	assert_int_not_equal(repl_restore(&f->self, &f->srv, "bob", "novol",
+	    "latest", dst, &res), 0);
+	assert_non_null(strstr(res.error, "no backups of novol from bob"));
+	repl_result_free(&res);
+	free(dst);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_backup_restore_round_trip,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_second_snapshot_shares_unchanged_files, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_host_key_refused,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_unknown_client_key_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_probe_writes_nothing,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_restore_of_missing_snapshot, setup, teardown),
+	};
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_repl needs root (owners)\n");
+		return 77;
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
