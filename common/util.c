@@ -276,6 +276,60 @@ remove_tree(const char *path, char **cause)
 	return 0;
 }
 
+char *
+utf8_clean(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	char *out = xmalloc(strlen(s) + 1), *o = out;
+	size_t need, i;
+
+	while (*p != '\0') {
+		if (*p < 0x80) {
+			*o++ = *p < 0x20 || *p == 0x7f ? '?' : (char)*p;
+			p++;
+			continue;
+		}
+		if (*p >= 0xc2 && *p <= 0xdf)
+			need = 1;
+		else if (*p >= 0xe0 && *p <= 0xef)
+			need = 2;
+		else if (*p >= 0xf0 && *p <= 0xf4)
+			need = 3;
+		else
+			need = 0;
+		for (i = 1; need > 0 && i <= need; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				need = 0;
+		}
+		if (need == 0) {
+			*o++ = '?';
+			p++;
+			continue;
+		}
+		memcpy(o, p, need + 1);
+		o += need + 1;
+		p += need + 1;
+	}
+	*o = '\0';
+	return out;
+}
+
+char *
+utf8_clip(const char *s, size_t max)
+{
+	char *out = utf8_clean(s);
+	size_t len = strlen(out);
+
+	if (len > max) {
+		len = max;
+		/* back off continuation bytes to a character's start */
+		while (len > 0 && ((unsigned char)out[len] & 0xc0) == 0x80)
+			len--;
+		out[len] = '\0';
+	}
+	return out;
+}
+
 void
 random_hex(char *buf, size_t n)
 {

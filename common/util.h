@@ -46,6 +46,14 @@ int write_file_atomic(const char *path, const void *data, size_t len,
 /* Removes path and everything under it without following symlinks or
  * crossing into other file systems; 0 or -1 with *cause. */
 int remove_tree(const char *path, char **cause);
+/*
+ * A copy of s in which every byte that is not part of valid UTF-8, and
+ * every control character, is replaced by '?': safe for JSON and logs.
+ * Caller frees.
+ */
+char *utf8_clean(const char *s);
+/* utf8_clean(s) cut to at most max bytes on a character boundary. */
+char *utf8_clip(const char *s, size_t max);
 /* Fills buf with n random lowercase hex digits and a NUL (buf has n+1). */
 void random_hex(char *buf, size_t n);
 

@@ -104,7 +104,8 @@ api_decode(enum api_op op, const char *body, size_t len, struct api_req *req,
 		set_cause(cause, "request body exceeds %d bytes", API_BODY_MAX);
 		return -1;
 	}
-	doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
+	doc = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+	    &err);
 	if (doc == NULL) {
 		set_cause(cause, "malformed JSON at line %d column %d: %s",
 		    err.line, err.column, err.text);
@@ -143,8 +144,10 @@ api_decode(enum api_op op, const char *body, size_t len, struct api_req *req,
 			}
 			json_object_foreach(opts, key, value) {
 				if (!json_is_string(value)) {
-					set_cause(cause, "field Opts.%.64s must "
-					    "be a string", key);
+					char *k = utf8_clip(key, 64);
+					set_cause(cause, "field Opts.%s must be "
+					    "a string", k);
+					free(k);
 					goto out;
 				}
 			}
@@ -162,18 +165,24 @@ out:
 static char *
 api_dump(json_t *j)
 {
-	char *s = json_dumps(j, JSON_COMPACT);
+	char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
 
 	json_decref(j);
+	/* Never take the plugin down over a response it cannot encode. */
 	if (s == NULL)
-		fatal("cannot encode a response");
+		s = xstrdup("{\"Err\":\"the response could not be encoded\"}");
 	return s;
 }
 
+/* Causes may quote input from outside: make them valid UTF-8 first. */
 static char *
 api_error(const char *cause)
 {
-	return api_dump(json_pack("{s:s}", "Err", cause));
+	char *clean = utf8_clean(cause), *s;
+
+	s = api_dump(json_pack("{s:s}", "Err", clean));
+	free(clean);
+	return s;
 }
 
 static json_t *

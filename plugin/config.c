@@ -32,11 +32,16 @@ static void
 config_err(struct config_errs *e, const char *fmt, ...)
 {
 	va_list ap;
+	char *raw;
 
 	e->v = xreallocarray(e->v, e->n + 1, sizeof *e->v);
 	va_start(ap, fmt);
-	e->v[e->n++] = xvasprintf(fmt, ap);
+	raw = xvasprintf(fmt, ap);
 	va_end(ap);
+	/* Values from the file may hold control characters: one error is
+	 * one line, whatever the value. */
+	e->v[e->n++] = utf8_clean(raw);
+	free(raw);
 }
 
 static void

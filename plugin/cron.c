@@ -85,7 +85,12 @@ cron_field_parse(const struct cron_field *f, const char *text,
 	char *end;
 
 	*bits = 0;
-	*any = strcmp(text, "*") == 0;
+	/*
+	 * As in Vixie cron, a day field starting with '*' (a step over the
+	 * whole range too) counts as unrestricted for the rule that joins
+	 * day of month and day of week.
+	 */
+	*any = text[0] == '*';
 	for (;;) {
 		if (*p == '*') {
 			lo = f->min;

@@ -131,7 +131,7 @@ static int
 http_listen(const char *path, char **cause)
 {
 	struct sockaddr_un sun;
-	mode_t old;
+	struct stat st;
 	int fd;
 
 	memset(&sun, 0, sizeof sun);
@@ -146,21 +146,39 @@ http_listen(const char *path, char **cause)
 		set_cause(cause, "socket: %s", strerror(errno));
 		return -1;
 	}
-	if (unlink(path) != 0 && errno != ENOENT) {
-		set_cause(cause, "removing stale %s: %s", path,
-		    strerror(errno));
+	if (lstat(path, &st) == 0) {
+		/* Replace a socket left by a dead instance, nothing else. */
+		if (!S_ISSOCK(st.st_mode)) {
+			set_cause(cause, "%s exists and is not a socket", path);
+			close(fd);
+			return -1;
+		}
+		if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0) {
+			set_cause(cause, "another process serves %s", path);
+			close(fd);
+			return -1;
+		}
 		close(fd);
-		return -1;
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || unlink(path) != 0) {
+			set_cause(cause, "removing stale %s: %s", path,
+			    strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
 	}
-	/* Only root (Docker, the CLI under sudo) may talk to the plugin. */
-	old = umask(0177);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
-		umask(old);
 		set_cause(cause, "bind %s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
-	umask(old);
+	/* Only root (Docker, the CLI under sudo) may talk to the plugin. */
+	if (chmod(path, 0600) != 0) {
+		set_cause(cause, "chmod %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
 	if (listen(fd, 64) != 0) {
 		set_cause(cause, "listen %s: %s", path, strerror(errno));
 		close(fd);

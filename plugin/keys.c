@@ -119,6 +119,30 @@ keys_free(struct keys *k)
 	memset(k, 0, sizeof *k);
 }
 
+static char *
+keys_dup(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+int
+keys_copy(const struct keys *from, struct keys *to)
+{
+	size_t i;
+
+	memset(to, 0, sizeof *to);
+	to->self.private_key = keys_dup(from->self.private_key);
+	to->self.public_key = keys_dup(from->self.public_key);
+	to->peers = xcalloc(from->npeers, sizeof *to->peers);
+	for (i = 0; i < from->npeers; i++) {
+		to->peers[i].name = xstrdup(from->peers[i].name);
+		to->peers[i].public_key = keys_dup(from->peers[i].public_key);
+		to->peers[i].error = keys_dup(from->peers[i].error);
+	}
+	to->npeers = from->npeers;
+	return 0;
+}
+
 static void
 keys_add_peer(struct keys *k, struct keystore *ks, const char *name)
 {

@@ -41,6 +41,8 @@ int keys_load(const struct config *, const char *identity, struct keystore *,
     struct keys *out, char **cause);
 /* Wipes and frees. */
 void keys_free(struct keys *);
+/* Deep copy of from into to; 0. */
+int keys_copy(const struct keys *from, struct keys *to);
 /* Number of peers whose key could not be read. */
 size_t keys_missing(const struct keys *);
 /* The public key of peer name, or NULL. */

@@ -48,8 +48,15 @@ name_check(const char *what, const char *name, size_t max, int no_dotdot,
 			return -1;
 		}
 		if (!name_char_ok(c)) {
-			set_cause(cause, "%s \"%s\" contains '%c'; allowed are "
-			    "letters, digits, '_', '.' and '-'", what, name, c);
+			if (c < 0x80)
+				set_cause(cause, "%s \"%s\" contains '%c'; "
+				    "allowed are letters, digits, '_', '.' and "
+				    "'-'", what, name, c);
+			else
+				set_cause(cause, "%s contains the non-ASCII "
+				    "byte 0x%02x at position %zu; allowed are "
+				    "letters, digits, '_', '.' and '-'", what, c,
+				    i + 1);
 			return -1;
 		}
 	}

@@ -49,6 +49,7 @@ plugin_main(int argc, char **argv)
 	};
 	const char *socket_path = PLUGIN_SOCKET, *state = PLUGIN_STATE_DIR;
 	const char *mount_root = PLUGIN_MOUNT_ROOT, *level, *config_path;
+	struct fleet_options fo;
 	struct api_ctx ctx;
 	struct vol_registry *reg;
 	struct http_server *srv;
@@ -111,7 +112,13 @@ plugin_main(int argc, char **argv)
 	if (config_path == NULL || *config_path == '\0')
 		config_path = PLUGIN_CONFIG;
 	ctx.reg = reg;
-	ctx.fleet = fleet_start(config_path, getenv("PRIVATEER_NAME"));
+	memset(&fo, 0, sizeof fo);
+	fo.config_path = config_path;
+	fo.identity = getenv("PRIVATEER_NAME");
+	fo.state_dir = state;
+	fo.listen_address = getenv("PRIVATEER_LISTEN_ADDRESS");
+	fo.rsync = PLUGIN_RSYNC;
+	ctx.fleet = fleet_start(&fo);
 	srv = http_start(socket_path, API_BODY_MAX, plugin_serve, &ctx,
 	    &cause);
 	if (srv == NULL) {

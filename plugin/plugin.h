@@ -10,6 +10,7 @@
 #define PLUGIN_STATE_DIR "/var/lib/privateer"
 #define PLUGIN_MOUNT_ROOT "/mnt/privateer"
 #define PLUGIN_CONFIG "/etc/privateer/privateer.json"
+#define PLUGIN_RSYNC "/usr/bin/rsync"
 
 /* Runs the daemon until SIGTERM/SIGINT; returns the exit status. */
 int plugin_main(int argc, char **argv);

@@ -25,7 +25,11 @@ refs_add(struct refs *r, const char *id)
 {
 	struct ref *ref = refs_find(r, id);
 
+	if (*id == '\0' || strlen(id) > REFS_ID_MAX)
+		return -1;
 	if (ref != NULL) {
+		if (ref->count >= 1000000)
+			return -1;
 		ref->count++;
 		return 0;
 	}

@@ -22,7 +22,10 @@ struct refs {
 	size_t n;
 };
 
-/* Adds one reference for id (copied). -1 if REFS_MAX IDs are held. */
+/*
+ * Adds one reference for id (copied). -1 if id is empty or longer than
+ * REFS_ID_MAX, if REFS_MAX IDs are held, or at a million references.
+ */
 int refs_add(struct refs *, const char *id);
 /* Drops one reference for id: 1 if it had one, 0 if id was unknown. */
 int refs_del(struct refs *, const char *id);

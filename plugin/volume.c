@@ -563,9 +563,11 @@ vol_remove(struct vol_registry *reg, const char *name, char **cause)
 	if (v == NULL)
 		goto out;
 	if (refs_total(&v->meta.refs) > 0) {
+		char *id = utf8_clip(v->meta.refs.v[0].id, 12);
 		set_cause(cause, "volume %s is in use (%u mount(s), first by "
-		    "%.12s); stop the containers using it first", name,
-		    refs_total(&v->meta.refs), v->meta.refs.v[0].id);
+		    "%s); stop the containers using it first", name,
+		    refs_total(&v->meta.refs), id);
+		free(id);
 		goto out;
 	}
 	if (reg->os->mounted(v->mountpoint) &&

@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "name.h"
 #include "util.h"
@@ -32,6 +33,8 @@ vopts_free(struct vopts *o)
 int
 vopts_snapshot_id_valid(const char *s)
 {
+	struct tm tm;
+	const char *end;
 	size_t i;
 
 	if (strlen(s) != 16 || s[8] != 'T' || s[15] != 'Z')
@@ -40,7 +43,10 @@ vopts_snapshot_id_valid(const char *s)
 		if (i != 8 && !isdigit((unsigned char)s[i]))
 			return 0;
 	}
-	return 1;
+	memset(&tm, 0, sizeof tm);
+	end = strptime(s, "%Y%m%dT%H%M%SZ", &tm);
+	return end != NULL && *end == '\0' && tm.tm_mon >= 0 &&
+	    tm.tm_mday >= 1;
 }
 
 static int
@@ -136,8 +142,10 @@ vopts_one(struct vopts *o, const char *key, const char *value, char **cause)
 		}
 		o->restore_snapshot = xstrdup(value);
 	} else {
-		set_cause(cause, "unknown option \"%.64s\"; accepted options: "
-		    VOPTS_ACCEPTED, key);
+		char *k = utf8_clip(key, 64);
+		set_cause(cause, "unknown option \"%s\"; accepted options: "
+		    VOPTS_ACCEPTED, k);
+		free(k);
 		goto out;
 	}
 	rc = 0;

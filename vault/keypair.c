@@ -144,8 +144,14 @@ keypair_from_json(const json_t *data, const char *what, int need_private,
 json_t *
 keypair_to_json(const struct keypair *kp)
 {
-	return json_pack("{s:s, s:s}", "private", kp->private_key,
-	    "public", kp->public_key);
+	json_t *j = json_object();
+
+	if (kp->private_key != NULL)
+		json_object_set_new(j, "private",
+		    json_string(kp->private_key));
+	if (kp->public_key != NULL)
+		json_object_set_new(j, "public", json_string(kp->public_key));
+	return j;
 }
 
 void

@@ -27,8 +27,8 @@ void keypair_wipe(struct keypair *);
  */
 int keypair_from_json(const json_t *data, const char *what, int need_private,
     struct keypair *out, char **cause);
-/* {"private": ..., "public": ...}; caller owns (and should wipe, see
- * keypair_json_wipe). */
+/* {"private": ..., "public": ...} with the halves that are set; caller
+ * owns (and should wipe, see keypair_json_wipe). */
 json_t *keypair_to_json(const struct keypair *);
 /* Overwrites the string values of a secret object before it is freed. */
 void keypair_json_wipe(json_t *);

@@ -292,8 +292,8 @@ test_decode_version(void **state)
 	(void)state;
 	decode_refused("[]", "not a JSON object");
 	decode_refused("\"v\"", "not a JSON object");
-	decode_refused("{\"name\": \"v\", \"created\": \"2026-01-31T23:59:00Z\","
-	    " \"options\": {}}", "version");
+	decode_refused("{\"name\": \"v\", \"created\": "
+	    "\"2026-01-31T23:59:00Z\", \"options\": {}}", "version");
 	decode_refused("{\"version\": 2, \"name\": \"v\", \"created\": "
 	    "\"2026-01-31T23:59:00Z\", \"options\": {}}", "version");
 	decode_refused("{\"version\": 0, \"name\": \"v\", \"created\": "
@@ -322,7 +322,8 @@ test_decode_created(void **state)
 	static const char *const bad[] = {
 		"\"yesterday\"", "\"\"", "\"2026-01-31\"",
 		"\"2026-01-31 23:59:00Z\"", "\"2026-01-31T23:59:00\"",
-		"\"2026-01-31T23:59:00Z trailing\"", "\"2026-01-31T23:59:00+01:00\"",
+		"\"2026-01-31T23:59:00Z trailing\"",
+		"\"2026-01-31T23:59:00+01:00\"",
 		"\"2026-13-01T00:00:00Z\"", "\"2026-01-32T00:00:00Z\"",
 		"\"2026-01-31T25:00:00Z\"", "1769903940", "null",
 	};
@@ -347,7 +348,8 @@ test_decode_options(void **state)
 	decode_refused("{\"version\": 1, \"name\": \"v\", \"created\": "
 	    "\"2026-01-31T23:59:00Z\"}", "options");
 	decode_refused("{\"version\": 1, \"name\": \"v\", \"created\": "
-	    "\"2026-01-31T23:59:00Z\", \"options\": [\"backup=a\"]}", "options");
+	    "\"2026-01-31T23:59:00Z\", \"options\": [\"backup=a\"]}",
+	    "options");
 	decode_refused("{\"version\": 1, \"name\": \"v\", \"created\": "
 	    "\"2026-01-31T23:59:00Z\", \"options\": {\"backup\": 1}}",
 	    "option backup");

@@ -6,7 +6,8 @@
  * on disk; mount points and bind counts for several IDs and for one ID held
  * twice; unmount of an unknown ID; remove refused while in use and, after
  * unmount, deleting the data in the background; refusing to mount a volume
- * whose data directory is gone; a failed bind taking no reference;
+ * whose data directory is gone; a failed bind, or a failed save of the
+ * metadata, taking no reference (and undoing the bind);
  * persistence across close and reopen (options, creation time and mount
  * references, which survive only if the mount does); and the clean-up done
  * at open: leftovers in .tmp and .trash are deleted, a volume with corrupt
@@ -721,6 +722,38 @@ test_mount_bind_fails(void **state)
 }
 
 static void
+test_mount_save_fails(void **state)
+{
+	struct fixture *f = *state;
+	char *meta, *block, *mp = NULL, *cause = NULL, *mpath_v;
+
+	/*
+	 * Make meta.json impossible to replace: a non-empty directory in its
+	 * place. The mount must fail and undo its bind.
+	 */
+	create_ok(f, "v", "{}");
+	meta = vpath(f, "v", META_FILE);
+	block = vpath(f, "v", META_FILE "/block");
+	assert_int_equal(unlink(meta), 0);
+	mkdir_ok(meta);
+	write_text(block, "x");
+	mpath_v = mpath(f, "v");
+
+	assert_int_equal(vol_mount(f->reg, "v", "c1", &mp, &cause), -1);
+	assert_non_null(cause);
+	assert_null(mp);
+	free(cause);
+	assert_int_equal(fake_os_state.binds, 1);
+	assert_int_equal(fake_os_state.unbinds, 1);
+	assert_false(fake_os_is_mounted(mpath_v));
+	assert_int_equal(mounts_of(f, "v"), 0);
+	assert_null(path_of(f, "v"));
+	free(meta);
+	free(block);
+	free(mpath_v);
+}
+
+static void
 test_unmount_unbind_fails(void **state)
 {
 	struct fixture *f = *state;
@@ -1183,6 +1216,7 @@ main(void)
 		T(test_path_unmounted),
 		T(test_mount_missing_data),
 		T(test_mount_bind_fails),
+		T(test_mount_save_fails),
 		T(test_unmount_unbind_fails),
 		T(test_remove_in_use),
 		T(test_remove),
