@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@ struct vol {
 	char *dir;		/* <volumes>/<name> */
 	char *data;		/* <volumes>/<name>/data */
 	char *mountpoint;	/* <mount root>/<name> */
+	char *staging;		/* a restore in progress, or NULL */
 };
 
 struct vol_registry {
@@ -151,6 +153,7 @@ vol_free(struct vol *v)
 	free(v->dir);
 	free(v->data);
 	free(v->mountpoint);
+	free(v->staging);
 	free(v);
 }
 
@@ -310,6 +313,33 @@ vol_reap_wait(struct vol_registry *reg)
 
 /* ---- loading ---- */
 
+/* restore-* beside data: an unfinished staging area, or old data swapped
+ * out by a restore that crashed before deleting it. Neither is the data. */
+static void
+vol_clean_restores(const char *dir)
+{
+	struct dirent *de;
+	char *path, *why = NULL;
+	DIR *d;
+
+	d = opendir(dir);
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "restore-", 8) != 0)
+			continue;
+		path = xasprintf("%s/%s", dir, de->d_name);
+		log_info("removing %s left by an interrupted restore", path);
+		if (remove_tree(path, &why) != 0) {
+			log_error("%s", why);
+			free(why);
+			why = NULL;
+		}
+		free(path);
+	}
+	closedir(d);
+}
+
 static void
 vol_load_one(struct vol_registry *reg, const char *name)
 {
@@ -330,6 +360,7 @@ vol_load_one(struct vol_registry *reg, const char *name)
 		    name, v->meta.name);
 		goto out;
 	}
+	vol_clean_restores(v->dir);
 	if (vopts_parse(v->meta.options, &v->opts, &why) != 0) {
 		/* Keep serving the data; the options need fixing by hand. */
 		log_error("volume %s: stored options are not valid (%s); "
@@ -562,6 +593,10 @@ vol_remove(struct vol_registry *reg, const char *name, char **cause)
 	v = vol_lookup(reg, name, cause);
 	if (v == NULL)
 		goto out;
+	if (v->staging != NULL) {
+		set_cause(cause, "volume %s is being restored", name);
+		goto out;
+	}
 	if (refs_total(&v->meta.refs) > 0) {
 		char *id = utf8_clip(v->meta.refs.v[0].id, 12);
 		set_cause(cause, "volume %s is in use (%u mount(s), first by "
@@ -605,6 +640,11 @@ vol_mount(struct vol_registry *reg, const char *name, const char *id,
 	v = vol_lookup(reg, name, cause);
 	if (v == NULL)
 		goto out;
+	if (v->staging != NULL) {
+		set_cause(cause, "volume %s is being restored; mount it when "
+		    "the restore has finished", name);
+		goto out;
+	}
 	if (lstat(v->data, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		/* Never hand out an empty directory in place of lost data. */
 		set_cause(cause, "volume %s: its data directory %s is missing; "
@@ -760,4 +800,109 @@ vol_list(struct vol_registry *reg)
 	}
 	pthread_mutex_unlock(&reg->lock);
 	return list;
+}
+
+int
+vol_data_dir(struct vol_registry *reg, const char *name, char **dir,
+    char **cause)
+{
+	struct vol *v;
+	int rc = -1;
+
+	*dir = NULL;
+	pthread_mutex_lock(&reg->lock);
+	v = vol_lookup(reg, name, cause);
+	if (v != NULL && v->staging != NULL)
+		set_cause(cause, "volume %s is being restored", name);
+	else if (v != NULL) {
+		*dir = xstrdup(v->data);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&reg->lock);
+	return rc;
+}
+
+int
+vol_restore_begin(struct vol_registry *reg, const char *name,
+    char **staging, char **data, char **cause)
+{
+	struct vol *v;
+	char suffix[17];
+	int rc = -1;
+
+	*staging = *data = NULL;
+	pthread_mutex_lock(&reg->lock);
+	v = vol_lookup(reg, name, cause);
+	if (v == NULL)
+		goto out;
+	if (v->staging != NULL) {
+		set_cause(cause, "volume %s is already being restored", name);
+		goto out;
+	}
+	if (refs_total(&v->meta.refs) > 0) {
+		set_cause(cause, "volume %s is mounted (%u mount(s)); stop the "
+		    "containers using it before restoring into it", name,
+		    refs_total(&v->meta.refs));
+		goto out;
+	}
+	random_hex(suffix, 16);
+	v->staging = xasprintf("%s/restore-%s", v->dir, suffix);
+	if (mkdir(v->staging, 0755) != 0) {
+		set_cause(cause, "creating %s: %s", v->staging,
+		    strerror(errno));
+		free(v->staging);
+		v->staging = NULL;
+		goto out;
+	}
+	*staging = xstrdup(v->staging);
+	*data = xstrdup(v->data);
+	rc = 0;
+out:
+	pthread_mutex_unlock(&reg->lock);
+	return rc;
+}
+
+int
+vol_restore_end(struct vol_registry *reg, const char *name, int ok,
+    char **cause)
+{
+	struct vol *v;
+	char suffix[17], *trash = NULL, *why = NULL;
+	int rc = -1;
+
+	pthread_mutex_lock(&reg->lock);
+	v = vol_find(reg, name);
+	if (v == NULL || v->staging == NULL) {
+		set_cause(cause, "volume %s has no restore in progress", name);
+		goto out;
+	}
+	rc = 0;
+	if (ok) {
+		if (renameat2(AT_FDCWD, v->staging, AT_FDCWD, v->data,
+		    RENAME_EXCHANGE) != 0) {
+			set_cause(cause, "swapping the restored data into %s: "
+			    "%s", v->data, strerror(errno));
+			rc = -1;
+		} else if (fsync_dir(v->dir) != 0) {
+			log_warn("syncing %s: %s", v->dir, strerror(errno));
+		}
+	}
+	/* The staging path now holds the old data, or the failed restore. */
+	random_hex(suffix, 16);
+	trash = xasprintf("%s/%s.restore.%s", reg->trash_dir, name, suffix);
+	if (rename(v->staging, trash) != 0) {
+		if (remove_tree(v->staging, &why) != 0) {
+			log_error("%s", why);
+			free(why);
+		}
+	} else
+		vol_reap_request(reg);
+	log_info("volume %s: restore %s", name, !ok ? "abandoned" : rc == 0 ?
+	    "complete" : "failed");
+	free(v->staging);
+	v->staging = NULL;
+out:
+	pthread_mutex_unlock(&reg->lock);
+	free(trash);
+	return rc;
 }

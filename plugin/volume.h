@@ -49,6 +49,25 @@ int vol_path(struct vol_registry *, const char *name, char **mountpoint,
 json_t *vol_get(struct vol_registry *, const char *name, char **cause);
 /* Array of {Name, Mountpoint}; caller owns. */
 json_t *vol_list(struct vol_registry *);
+/* name's data directory (caller frees); readable while mounted. */
+int vol_data_dir(struct vol_registry *, const char *name, char **dir,
+    char **cause);
+/*
+ * Reserves name for a restore: it must exist and not be mounted; Mount and
+ * Remove fail while it is reserved. *staging (caller frees) is a new empty
+ * directory beside the data to restore into, *data the current data
+ * directory (a restore may hard-link unchanged files from it).
+ */
+int vol_restore_begin(struct vol_registry *, const char *name,
+    char **staging, char **data, char **cause);
+/*
+ * Ends the reservation. With ok, the staging directory atomically takes
+ * the place of the data (renameat2 RENAME_EXCHANGE) and the old data is
+ * deleted in the background; otherwise the staging directory is deleted
+ * and the data is as it was. -1 with *cause only if the swap failed.
+ */
+int vol_restore_end(struct vol_registry *, const char *name, int ok,
+    char **cause);
 /* Waits until removed volumes' data is deleted (tests, shutdown). */
 void vol_reap_wait(struct vol_registry *);
 

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "spawn.h"
+#include "child.h"
 #include "util.h"
 
 #define REPL_SECRETS_FD 3
@@ -240,7 +240,7 @@ repl_run(const struct repl_self *self, const struct repl_server *srv,
 	static char *const envp[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", NULL };
 	struct timespec t0, t1;
 	struct pollfd pfd[2];
-	struct spawn sp;
+	struct child sp;
 	char *obuf = NULL, *ebuf = NULL, *cause = NULL;
 	size_t olen = 0, elen = 0;
 	int sfd, oeof = 0, eeof = 0;
@@ -254,7 +254,7 @@ repl_run(const struct repl_self *self, const struct repl_server *srv,
 		    "%s", strerror(errno));
 		return -1;
 	}
-	if (spawn_start(self->rsync, argv, envp, "/", sfd, REPL_SECRETS_FD,
+	if (child_start(self->rsync, argv, envp, "/", sfd, REPL_SECRETS_FD,
 	    &sp, &cause) != 0) {
 		close(sfd);
 		res->status = 255;
@@ -278,8 +278,8 @@ repl_run(const struct repl_self *self, const struct repl_server *srv,
 			eeof = repl_drain(sp.err, &ebuf, &elen,
 			    REPL_ERROR_MAX);
 	}
-	spawn_close(&sp);
-	res->status = spawn_wait(&sp);
+	child_close(&sp);
+	res->status = child_wait(&sp);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	res->seconds = (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;

@@ -28,7 +28,7 @@
 #include "log.h"
 #include "relay.h"
 #include "rsync_argv.h"
-#include "spawn.h"
+#include "child.h"
 #include "util.h"
 
 #define SSHD_MAX_AUTH_TRIES 6
@@ -326,7 +326,7 @@ sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
 	struct snap_push push;
 	struct sshd_child child = { -1, 0, 0 };
 	struct relay r;
-	struct spawn sp;
+	struct child sp;
 	char *cwd = NULL, *cause = NULL, **argv = NULL, *msg;
 	int status = 1, pushing = 0;
 	struct timespec t0, t1;
@@ -364,7 +364,7 @@ sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
 	/* A push may read its own earlier snapshots (--link-dest=../ID). */
 	argv = sshd_argv(srv, req, pushing ? push.link_dest : NULL,
 	    pushing ? push.dir : cwd);
-	if (spawn_start(srv->rsync, argv, envp, cwd, -1, -1, &sp,
+	if (child_start(srv->rsync, argv, envp, cwd, -1, -1, &sp,
 	    &cause) != 0)
 		goto refuse;
 	child.pid = sp.pid;
@@ -390,10 +390,10 @@ sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
 	}
 	if (r.from_channel >= 0)
 		close(r.from_channel);
-	spawn_close(&sp);
+	child_close(&sp);
 	if (!child.exited) {
 		sp.pid = child.pid;
-		child.status = spawn_wait(&sp);
+		child.status = child_wait(&sp);
 	}
 	pthread_mutex_lock(&srv->lock);
 	c->child = -1;
@@ -610,15 +610,15 @@ sshd_probe_rsync(struct sshd *srv)
 {
 	static char *const envp[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", NULL };
 	char *argv[] = { srv->rsync, "--help", NULL }, *text;
-	struct spawn sp;
+	struct child sp;
 
-	if (spawn_start(srv->rsync, argv, envp, "/", -1, -1, &sp, NULL) != 0)
+	if (child_start(srv->rsync, argv, envp, "/", -1, -1, &sp, NULL) != 0)
 		return;
 	close(sp.in);
 	sp.in = -1;
-	text = spawn_read_all(sp.out, 256 * 1024);
-	spawn_close(&sp);
-	(void)spawn_wait(&sp);
+	text = child_read_all(sp.out, 256 * 1024);
+	child_close(&sp);
+	(void)child_wait(&sp);
 	srv->has_drop_d = strstr(text, "--drop-D") != NULL;
 	srv->has_confine_root = strstr(text, "--confine-root") != NULL;
 	free(text);

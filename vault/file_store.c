@@ -87,7 +87,7 @@ out:
 		json_decref(doc);
 	}
 	if (text != NULL) {
-		explicit_bzero(text, strlen(text));
+		explicit_bzero(text, (size_t)st.st_size);
 		free(text);
 	}
 	if (fd >= 0)

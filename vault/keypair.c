@@ -57,6 +57,12 @@ keypair_parse_public(const char *line, const char *what, char **cause)
 	if (ssh_pki_import_pubkey_base64(b64, kt, &key) != SSH_OK) {
 		set_cause(cause, "%s: public key does not decode", what);
 		key = NULL;
+	} else if (strcmp(ssh_key_type_to_char(ssh_key_type(key)),
+	    type) != 0) {
+		set_cause(cause, "%s: the key is of type %s, not %.32s", what,
+		    ssh_key_type_to_char(ssh_key_type(key)), type);
+		ssh_key_free(key);
+		key = NULL;
 	}
 out:
 	free(copy);

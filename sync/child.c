@@ -1,8 +1,8 @@
 /*
- * spawn: fork and execve. Between fork and execve the child only makes
+ * child: fork and execve. Between fork and execve the child only makes
  * async-signal-safe calls, since the plugin is multi-threaded.
  */
-#include "spawn.h"
+#include "child.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,8 +19,8 @@
 #endif
 
 int
-spawn_start(const char *path, char *const argv[], char *const envp[],
-    const char *cwd, int keep_fd, int keep_as, struct spawn *s,
+child_start(const char *path, char *const argv[], char *const envp[],
+    const char *cwd, int keep_fd, int keep_as, struct child *s,
     char **cause)
 {
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
@@ -87,7 +87,7 @@ fail:
 }
 
 int
-spawn_wait(struct spawn *s)
+child_wait(struct child *s)
 {
 	int status;
 
@@ -106,7 +106,7 @@ spawn_wait(struct spawn *s)
 }
 
 void
-spawn_close(struct spawn *s)
+child_close(struct child *s)
 {
 	if (s->in >= 0)
 		close(s->in);
@@ -118,7 +118,7 @@ spawn_close(struct spawn *s)
 }
 
 char *
-spawn_read_all(int fd, size_t cap)
+child_read_all(int fd, size_t cap)
 {
 	char *buf = xmalloc(cap + 1), tmp[4096];
 	size_t len = 0;

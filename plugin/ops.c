@@ -1,0 +1,511 @@
+/*
+ * ops: defaults follow privateer2: a backup goes to the volume's backup=
+ * servers, else to every server when the volume is in this client's backup
+ * list; a restore comes from the only server unless one is named, of the
+ * only client that backs the volume up unless one is named (ambiguity is
+ * an error that names the candidates).
+ */
+#include "ops.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fleet.h"
+#include "log.h"
+#include "repl.h"
+#include "util.h"
+#include "volume.h"
+#include "vopts.h"
+
+#define OPS_RSYNC "/usr/bin/rsync"
+
+struct ops_env {
+	struct fleet_state *st;
+	struct repl_self self;
+	char exe[PATH_MAX];
+};
+
+static int
+ops_env_open(struct fleet *f, struct ops_env *env, int need_client,
+    char **cause)
+{
+	ssize_t n;
+
+	memset(env, 0, sizeof *env);
+	env->st = fleet_acquire(f, cause);
+	if (env->st == NULL)
+		return -1;
+	if (need_client && config_role(env->st->cfg, env->st->identity) !=
+	    CONFIG_ROLE_CLIENT) {
+		set_cause(cause, "%s is a server; backups and restores run on "
+		    "clients", env->st->identity);
+		fleet_release(f, env->st);
+		return -1;
+	}
+	n = readlink("/proc/self/exe", env->exe, sizeof env->exe - 1);
+	if (n <= 0) {
+		set_cause(cause, "cannot find the privateer binary");
+		fleet_release(f, env->st);
+		return -1;
+	}
+	env->exe[n] = '\0';
+	env->self.name = env->st->identity;
+	env->self.private_key = env->st->keys.self.private_key;
+	env->self.rsync = OPS_RSYNC;
+	env->self.exe = env->exe;
+	return 0;
+}
+
+static void
+ops_env_close(struct fleet *f, struct ops_env *env)
+{
+	fleet_release(f, env->st);
+	memset(env, 0, sizeof *env);
+}
+
+/* The repl view of a configured server, with its pinned key. */
+static int
+ops_server(const struct ops_env *env, const char *name,
+    struct repl_server *out, char **cause)
+{
+	const struct config_server *s = config_server(env->st->cfg, name);
+	size_t i;
+
+	if (s == NULL) {
+		set_cause(cause, "\"%s\" is not a server in privateer.json",
+		    name);
+		return -1;
+	}
+	out->name = s->name;
+	out->hostname = s->hostname;
+	out->port = s->port;
+	out->host_key = keys_peer(&env->st->keys, name);
+	if (out->host_key == NULL) {
+		for (i = 0; i < env->st->keys.npeers; i++) {
+			if (strcmp(env->st->keys.peers[i].name, name) == 0)
+				break;
+		}
+		set_cause(cause, "no pinned host key for server %s: %s", name,
+		    i < env->st->keys.npeers && env->st->keys.peers[i].error !=
+		    NULL ? env->st->keys.peers[i].error : "not loaded");
+		return -1;
+	}
+	return 0;
+}
+
+static char *
+ops_names(const char *const *names, size_t n)
+{
+	char *s = xstrdup(""), *tmp;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		tmp = s;
+		s = xasprintf("%s%s%s", tmp, i > 0 ? ", " : "", names[i]);
+		free(tmp);
+	}
+	return s;
+}
+
+static json_t *
+ops_result(const char *server, const struct repl_result *r)
+{
+	json_t *j = json_pack("{s:s, s:i, s:I, s:I, s:I, s:f}", "Server",
+	    server, "Status", r->status, "BytesSent",
+	    (json_int_t)r->bytes_sent, "BytesReceived",
+	    (json_int_t)r->bytes_received, "Files", (json_int_t)r->files,
+	    "Seconds", r->seconds);
+
+	if (r->error != NULL) {
+		char *clean = utf8_clean(r->error);
+		json_object_set_new(j, "Error", json_string(clean));
+		free(clean);
+	}
+	return j;
+}
+
+/* The servers a backup of volume goes to (caller frees the array). */
+static const char **
+ops_backup_servers(const struct ops_env *env, struct vol_registry *reg,
+    const struct ops_request *req, size_t *n, char **cause)
+{
+	const struct config_client *me = config_client(env->st->cfg,
+	    env->st->identity);
+	const char **out = NULL;
+	json_t *vol, *backup;
+	size_t i;
+
+	*n = 0;
+	if (req->server != NULL) {
+		out = xcalloc(1, sizeof *out);
+		out[(*n)++] = req->server;
+		return out;
+	}
+	vol = vol_get(reg, req->volume, NULL);
+	backup = json_object_get(json_object_get(vol, "Status"), "backup");
+	if (json_array_size(backup) > 0) {
+		out = xcalloc(json_array_size(backup), sizeof *out);
+		for (i = 0; i < json_array_size(backup); i++) {
+			const struct config_server *s = config_server(
+			    env->st->cfg, json_string_value(
+			    json_array_get(backup, i)));
+			if (s == NULL) {
+				set_cause(cause, "volume %s backs up to \"%s\", "
+				    "which is not a server in privateer.json",
+				    req->volume, json_string_value(
+				    json_array_get(backup, i)));
+				free(out);
+				json_decref(vol);
+				*n = 0;
+				return NULL;
+			}
+			out[(*n)++] = s->name;
+		}
+		json_decref(vol);
+		return out;
+	}
+	json_decref(vol);
+	for (i = 0; me != NULL && i < me->nbackup; i++) {
+		if (strcmp(me->backup[i], req->volume) == 0)
+			break;
+	}
+	if (me == NULL || i == me->nbackup || env->st->cfg->nservers == 0) {
+		set_cause(cause, "volume %s has no backup servers: create it "
+		    "with -o backup=SERVER, list it in %s's backup in "
+		    "privateer.json, or give --server", req->volume,
+		    env->st->identity);
+		return NULL;
+	}
+	out = xcalloc(env->st->cfg->nservers, sizeof *out);
+	for (i = 0; i < env->st->cfg->nservers; i++)
+		out[(*n)++] = env->st->cfg->servers[i].name;
+	return out;
+}
+
+json_t *
+ops_backup(struct fleet *f, struct vol_registry *reg,
+    const struct ops_request *req, char **cause)
+{
+	struct repl_server srv;
+	struct repl_result res;
+	struct ops_env env;
+	const char **servers = NULL;
+	json_t *results = NULL, *out = NULL;
+	char *data = NULL, *why = NULL;
+	size_t n = 0, i;
+	int failed = 0;
+
+	if (ops_env_open(f, &env, 1, cause) != 0)
+		return NULL;
+	/* Never back up a volume that is not here: privateer2 wiped the
+	 * server's copy that way. */
+	if (vol_data_dir(reg, req->volume, &data, cause) != 0)
+		goto out;
+	servers = ops_backup_servers(&env, reg, req, &n, cause);
+	if (servers == NULL)
+		goto out;
+	results = json_array();
+	for (i = 0; i < n; i++) {
+		if (ops_server(&env, servers[i], &srv, &why) != 0) {
+			json_array_append_new(results, json_pack("{s:s, s:i, "
+			    "s:s}", "Server", servers[i], "Status", 255,
+			    "Error", why));
+			free(why);
+			why = NULL;
+			failed++;
+			continue;
+		}
+		if (req->dry_run) {
+			char *cmd = repl_describe_backup(&env.self, &srv,
+			    req->volume, data);
+			json_array_append_new(results, json_pack("{s:s, s:s, "
+			    "s:s}", "Server", servers[i], "Path", data,
+			    "Command", cmd));
+			free(cmd);
+			continue;
+		}
+		log_info("backup of %s to %s starting", req->volume,
+		    servers[i]);
+		if (repl_backup(&env.self, &srv, req->volume, data,
+		    &res) != 0) {
+			failed++;
+			log_error("backup of %s to %s failed (%d): %s",
+			    req->volume, servers[i], res.status, res.error);
+		} else
+			log_info("backup of %s to %s done: %llu bytes sent in "
+			    "%.1f s", req->volume, servers[i],
+			    (unsigned long long)res.bytes_sent, res.seconds);
+		json_array_append_new(results, ops_result(servers[i], &res));
+		repl_result_free(&res);
+	}
+	if (failed > 0) {
+		set_cause(cause, "backup of %s failed on %d of %zu server(s)",
+		    req->volume, failed, n);
+		/* The per-server reasons still go back to the caller. */
+		out = json_pack("{s:O, s:s}", "Results", results, "Err",
+		    *cause);
+	} else
+		out = json_pack("{s:O, s:b}", "Results", results, "DryRun",
+		    req->dry_run);
+out:
+	json_decref(results);
+	free(servers);
+	free(data);
+	ops_env_close(f, &env);
+	return out;
+}
+
+/* The only server, or req->server. */
+static const char *
+ops_pick_server(const struct ops_env *env, const char *given, char **cause)
+{
+	const char **names;
+	char *list;
+	size_t i;
+
+	if (given != NULL)
+		return given;
+	if (env->st->cfg->nservers == 1)
+		return env->st->cfg->servers[0].name;
+	names = xcalloc(env->st->cfg->nservers + 1, sizeof *names);
+	for (i = 0; i < env->st->cfg->nservers; i++)
+		names[i] = env->st->cfg->servers[i].name;
+	list = ops_names(names, env->st->cfg->nservers);
+	set_cause(cause, "more than one server (%s): give --server", list);
+	free(list);
+	free(names);
+	return NULL;
+}
+
+/* The only client that backs volume up, or req->source. */
+static const char *
+ops_pick_source(const struct ops_env *env, const char *volume,
+    const char *given, char **cause)
+{
+	const struct config_client *c;
+	const char **names;
+	const char *found = NULL;
+	char *list;
+	size_t i, k, n = 0;
+
+	if (given != NULL)
+		return given;
+	names = xcalloc(env->st->cfg->nclients + 1, sizeof *names);
+	for (i = 0; i < env->st->cfg->nclients; i++) {
+		c = &env->st->cfg->clients[i];
+		for (k = 0; k < c->nbackup; k++) {
+			if (strcmp(c->backup[k], volume) == 0) {
+				names[n++] = c->name;
+				found = c->name;
+			}
+		}
+	}
+	if (n == 1) {
+		free(names);
+		return found;
+	}
+	if (n == 0)
+		set_cause(cause, "no client backs up %s in privateer.json: "
+		    "give --source", volume);
+	else {
+		list = ops_names(names, n);
+		set_cause(cause, "%s is backed up by more than one client "
+		    "(%s): give --source", volume, list);
+		free(list);
+	}
+	free(names);
+	return NULL;
+}
+
+json_t *
+ops_restore(struct fleet *f, struct vol_registry *reg,
+    const struct ops_request *req, char **cause)
+{
+	const char *server, *source, *target, *snapshot;
+	struct repl_server srv;
+	struct repl_result res;
+	struct ops_env env;
+	char *staging = NULL, *data = NULL, *cmd, *why = NULL;
+	json_t *out = NULL, *existing;
+	int created = 0, ok;
+
+	if (ops_env_open(f, &env, 1, cause) != 0)
+		return NULL;
+	server = ops_pick_server(&env, req->server, cause);
+	if (server == NULL)
+		goto out;
+	source = ops_pick_source(&env, req->volume, req->source, cause);
+	if (source == NULL)
+		goto out;
+	if (ops_server(&env, server, &srv, cause) != 0)
+		goto out;
+	snapshot = req->snapshot != NULL ? req->snapshot : "latest";
+	if (strcmp(snapshot, "latest") != 0 &&
+	    !vopts_snapshot_id_valid(snapshot)) {
+		set_cause(cause, "snapshot \"%s\" is not an ID like "
+		    "20260131T235900Z or latest", snapshot);
+		goto out;
+	}
+	target = req->to_volume != NULL ? req->to_volume : req->volume;
+	if (req->dry_run) {
+		cmd = repl_describe_restore(&env.self, &srv, source,
+		    req->volume, snapshot, "<volume data>");
+		out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "Server",
+		    server, "Source", source, "Snapshot", snapshot, "Volume",
+		    target, "Command", cmd, "DryRun", 1);
+		free(cmd);
+		goto out;
+	}
+	existing = vol_get(reg, target, NULL);
+	if (existing == NULL) {
+		if (vol_create(reg, target, NULL, cause) != 0)
+			goto out;
+		created = 1;
+	}
+	json_decref(existing);
+	if (vol_restore_begin(reg, target, &staging, &data, cause) != 0)
+		goto undo;
+	log_info("restore of %s/%s/%s from %s into volume %s starting",
+	    source, req->volume, snapshot, server, target);
+	ok = repl_restore(&env.self, &srv, source, req->volume, snapshot,
+	    staging, &res) == 0;
+	if (vol_restore_end(reg, target, ok, &why) != 0) {
+		set_cause(cause, "%s", why);
+		free(why);
+		repl_result_free(&res);
+		goto undo;
+	}
+	if (!ok) {
+		set_cause(cause, "restore of %s/%s/%s from %s failed: %s",
+		    source, req->volume, snapshot, server, res.error != NULL ?
+		    res.error : "rsync failed");
+		repl_result_free(&res);
+		goto undo;
+	}
+	out = ops_result(server, &res);
+	json_object_set_new(out, "Source", json_string(source));
+	json_object_set_new(out, "Snapshot", json_string(snapshot));
+	json_object_set_new(out, "Volume", json_string(target));
+	repl_result_free(&res);
+	log_info("restore into volume %s done", target);
+	goto out;
+undo:
+	/* A volume made for this restore does not outlive its failure. */
+	if (created && vol_remove(reg, target, &why) != 0) {
+		log_error("removing the half-restored volume %s: %s", target,
+		    why);
+		free(why);
+	}
+out:
+	free(staging);
+	free(data);
+	ops_env_close(f, &env);
+	return out;
+}
+
+json_t *
+ops_snapshots(struct fleet *f, const struct ops_request *req, char **cause)
+{
+	const struct config_client *c;
+	struct repl_server srv;
+	struct repl_result res;
+	struct ops_env env;
+	json_t *list, *entry, *ids;
+	char **got = NULL, *why = NULL;
+	size_t i, k, m, n;
+
+	if (ops_env_open(f, &env, 1, cause) != 0)
+		return NULL;
+	list = json_array();
+	for (i = 0; i < env.st->cfg->nservers; i++) {
+		const char *server = env.st->cfg->servers[i].name;
+		if (req->server != NULL && strcmp(req->server, server) != 0)
+			continue;
+		for (k = 0; k < env.st->cfg->nclients; k++) {
+			c = &env.st->cfg->clients[k];
+			if (req->source != NULL) {
+				if (strcmp(req->source, c->name) != 0)
+					continue;
+			} else {
+				for (m = 0; m < c->nbackup; m++) {
+					if (strcmp(c->backup[m],
+					    req->volume) == 0)
+						break;
+				}
+				if (m == c->nbackup)
+					continue;
+			}
+			entry = json_pack("{s:s, s:s}", "Server", server,
+			    "Source", c->name);
+			if (ops_server(&env, server, &srv, &why) != 0) {
+				json_object_set_new(entry, "Error",
+				    json_string(why));
+				free(why);
+				why = NULL;
+			} else if (repl_list(&env.self, &srv, c->name,
+			    req->volume, &got, &n, &res) != 0) {
+				char *clean = utf8_clean(res.error != NULL ?
+				    res.error : "failed");
+				json_object_set_new(entry, "Error",
+				    json_string(clean));
+				free(clean);
+				repl_result_free(&res);
+			} else {
+				ids = json_array();
+				for (m = 0; m < n; m++) {
+					json_array_append_new(ids,
+					    json_string(got[m]));
+					free(got[m]);
+				}
+				free(got);
+				json_object_set_new(entry, "Snapshots", ids);
+				repl_result_free(&res);
+			}
+			json_array_append_new(list, entry);
+		}
+	}
+	ops_env_close(f, &env);
+	if (json_array_size(list) == 0) {
+		json_decref(list);
+		set_cause(cause, "no server/source pair holds %s%s%s",
+		    req->volume, req->source != NULL ? " from " : "",
+		    req->source != NULL ? req->source : "");
+		return NULL;
+	}
+	return json_pack("{s:o}", "Snapshots", list);
+}
+
+json_t *
+ops_check(struct fleet *f, const struct ops_request *req, char **cause)
+{
+	struct repl_server srv;
+	struct repl_result res;
+	struct ops_env env;
+	json_t *list;
+	char *why = NULL;
+	size_t i;
+
+	if (ops_env_open(f, &env, 1, cause) != 0)
+		return NULL;
+	list = json_array();
+	for (i = 0; i < env.st->cfg->nservers; i++) {
+		const char *server = env.st->cfg->servers[i].name;
+		if (req->server != NULL && strcmp(req->server, server) != 0)
+			continue;
+		if (ops_server(&env, server, &srv, &why) != 0) {
+			json_array_append_new(list, json_pack("{s:s, s:i, "
+			    "s:s}", "Server", server, "Status", 255, "Error",
+			    why));
+			free(why);
+			why = NULL;
+			continue;
+		}
+		(void)repl_probe(&env.self, &srv, &res);
+		json_array_append_new(list, ops_result(server, &res));
+		repl_result_free(&res);
+	}
+	ops_env_close(f, &env);
+	return json_pack("{s:o}", "Connections", list);
+}

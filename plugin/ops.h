@@ -1,0 +1,35 @@
+/*
+ * ops: privateer's own operations behind /Privateer.Backup, .Restore,
+ * .Snapshots and .Check — choosing servers and sources from privateer.json
+ * and the volume's options, and running replication (repl) with the keys
+ * of the current fleet state. Each returns a JSON answer or NULL with
+ * *cause. They run in the request thread of privateer's own endpoints,
+ * never in a Docker request.
+ */
+#ifndef PRIVATEER_OPS_H
+#define PRIVATEER_OPS_H
+
+#include <jansson.h>
+
+struct fleet;
+struct vol_registry;
+
+struct ops_request {
+	const char *volume;
+	const char *server;	/* NULL: the defaults */
+	const char *source;
+	const char *snapshot;
+	const char *to_volume;
+	int dry_run;
+};
+
+json_t *ops_backup(struct fleet *, struct vol_registry *,
+    const struct ops_request *, char **cause);
+json_t *ops_restore(struct fleet *, struct vol_registry *,
+    const struct ops_request *, char **cause);
+json_t *ops_snapshots(struct fleet *, const struct ops_request *,
+    char **cause);
+/* Handshake and a no-op rsync with every server (or req->server). */
+json_t *ops_check(struct fleet *, const struct ops_request *, char **cause);
+
+#endif
