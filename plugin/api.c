@@ -11,6 +11,7 @@
 #include "fleet.h"
 #include "log.h"
 #include "name.h"
+#include "ops.h"
 #include "refs.h"
 #include "util.h"
 #include "volume.h"
@@ -31,6 +32,10 @@ static const struct {
 	{ "/VolumeDriver.List", API_LIST, 0 },
 	{ "/Privateer.Status", API_STATUS, 0 },
 	{ "/Privateer.Reload", API_RELOAD, 0 },
+	{ "/Privateer.Backup", API_BACKUP, 1 },
+	{ "/Privateer.Restore", API_RESTORE, 1 },
+	{ "/Privateer.Snapshots", API_SNAPSHOTS, 1 },
+	{ "/Privateer.Check", API_CHECK, 0 },
 };
 #define API_NROUTES (sizeof api_routes / sizeof api_routes[0])
 
@@ -52,6 +57,11 @@ api_req_free(struct api_req *req)
 	free(req->name);
 	free(req->id);
 	json_decref(req->opts);
+	free(req->volume);
+	free(req->server);
+	free(req->source);
+	free(req->snapshot);
+	free(req->to_volume);
 	memset(req, 0, sizeof *req);
 }
 
@@ -77,6 +87,56 @@ api_string(const json_t *doc, const char *field, size_t max, char **out,
 		return -1;
 	}
 	*out = xstrdup(json_string_value(v));
+	return 0;
+}
+
+/* An optional name field: absent, or a safe name (checked here). */
+static int
+api_opt_name(const json_t *doc, const char *field, char **out, char **cause)
+{
+	json_t *v = json_object_get(doc, field);
+	char *why = NULL;
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (api_string(doc, field, NAME_VOLUME_MAX, out, cause) != 0)
+		return -1;
+	if (name_safe_check(field, *out, &why) != 0) {
+		set_cause(cause, "field %s: %s", field, why);
+		free(why);
+		free(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+api_decode_privateer(const json_t *doc, struct api_req *req, char **cause)
+{
+	json_t *dry = json_object_get(doc, "DryRun");
+
+	if (req->op != API_CHECK) {
+		if (api_string(doc, "Volume", NAME_VOLUME_MAX, &req->volume,
+		    cause) != 0 || name_volume_check(req->volume, cause) != 0)
+			return -1;
+	}
+	if (api_opt_name(doc, "Server", &req->server, cause) != 0 ||
+	    api_opt_name(doc, "Source", &req->source, cause) != 0 ||
+	    api_opt_name(doc, "Snapshot", &req->snapshot, cause) != 0 ||
+	    api_opt_name(doc, "ToVolume", &req->to_volume, cause) != 0)
+		return -1;
+	if (req->to_volume != NULL &&
+	    name_volume_check(req->to_volume, cause) != 0)
+		return -1;
+	if (dry != NULL && !json_is_null(dry)) {
+		if (!json_is_boolean(dry)) {
+			set_cause(cause, "field DryRun must be true or false");
+			return -1;
+		}
+		req->dry_run = json_is_true(dry);
+	}
 	return 0;
 }
 
@@ -117,6 +177,10 @@ api_decode(enum api_op op, const char *body, size_t len, struct api_req *req,
 	}
 	if (!json_is_object(doc)) {
 		set_cause(cause, "request body must be a JSON object");
+		goto out;
+	}
+	if (op >= API_BACKUP) {
+		rc = api_decode_privateer(doc, req, cause);
 		goto out;
 	}
 	if (!api_routes[op].needs_body) {
@@ -186,6 +250,30 @@ api_error(const char *cause)
 }
 
 static json_t *
+api_ops(const struct api_ctx *ctx, const struct api_req *req, char **cause)
+{
+	struct ops_request o;
+
+	memset(&o, 0, sizeof o);
+	o.volume = req->volume;
+	o.server = req->server;
+	o.source = req->source;
+	o.snapshot = req->snapshot;
+	o.to_volume = req->to_volume;
+	o.dry_run = req->dry_run;
+	switch (req->op) {
+	case API_BACKUP:
+		return ops_backup(ctx->fleet, ctx->reg, &o, cause);
+	case API_RESTORE:
+		return ops_restore(ctx->fleet, ctx->reg, &o, cause);
+	case API_SNAPSHOTS:
+		return ops_snapshots(ctx->fleet, &o, cause);
+	default:
+		return ops_check(ctx->fleet, &o, cause);
+	}
+}
+
+static json_t *
 api_run(const struct api_ctx *ctx, const struct api_req *req, char **cause)
 {
 	struct vol_registry *reg = ctx->reg;
@@ -237,6 +325,17 @@ api_run(const struct api_ctx *ctx, const struct api_req *req, char **cause)
 		    fleet_reload(ctx->fleet, cause) != 0)
 			break;
 		j = json_pack("{s:o}", "Fleet", fleet_status(ctx->fleet));
+		break;
+	case API_BACKUP:
+	case API_RESTORE:
+	case API_SNAPSHOTS:
+	case API_CHECK:
+		if (ctx->fleet == NULL) {
+			set_cause(cause, "this plugin has no configuration "
+			    "loader");
+			break;
+		}
+		j = api_ops(ctx, req, cause);
 		break;
 	}
 	free(mountpoint);

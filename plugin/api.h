@@ -25,6 +25,10 @@ enum api_op {
 	API_LIST,
 	API_STATUS,
 	API_RELOAD,
+	API_BACKUP,
+	API_RESTORE,
+	API_SNAPSHOTS,
+	API_CHECK,
 };
 
 struct api_req {
@@ -32,6 +36,13 @@ struct api_req {
 	char *name;		/* Create..Get */
 	char *id;		/* Mount, Unmount */
 	json_t *opts;		/* Create: object of strings, or NULL */
+	/* Privateer.Backup/Restore/Snapshots/Check */
+	char *volume;
+	char *server;
+	char *source;
+	char *snapshot;
+	char *to_volume;
+	int dry_run;
 };
 
 /* The operation served at url, or -1 if none. */

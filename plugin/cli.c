@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "keys.h"
@@ -36,6 +37,9 @@ struct cli_command {
 };
 
 static int cli_keygen(struct cli *, int, char **);
+static int cli_backup(struct cli *, int, char **);
+static int cli_restore(struct cli *, int, char **);
+static int cli_snapshots(struct cli *, int, char **);
 static int cli_check(struct cli *, int, char **);
 static int cli_reload(struct cli *, int, char **);
 static int cli_version(struct cli *, int, char **);
@@ -43,7 +47,12 @@ static int cli_help(struct cli *, int, char **);
 
 static const struct cli_command cli_commands[] = {
 	{ "keygen", "keygen (--all | NAME)", cli_keygen },
-	{ "check", "check", cli_check },
+	{ "check", "check [--connection]", cli_check },
+	{ "backup", "backup VOLUME [--server NAME] [--dry-run]", cli_backup },
+	{ "restore", "restore VOLUME [--server S] [--source C] [--snapshot ID] "
+	    "[--to-volume NAME] [--dry-run]", cli_restore },
+	{ "snapshots", "snapshots VOLUME [--server S] [--source C]",
+	    cli_snapshots },
 	{ "reload", "reload", cli_reload },
 	{ "version", "version", cli_version },
 	{ "help", "help", cli_help },
@@ -423,6 +432,8 @@ cli_check_plugin(const struct cli *cli, const char *identity, int *reached)
 	return problems;
 }
 
+static int cli_check_connections(const struct cli *);
+
 static int
 cli_check(struct cli *cli, int argc, char **argv)
 {
@@ -431,11 +442,12 @@ cli_check(struct cli *cli, int argc, char **argv)
 	struct keys keys;
 	char *cause = NULL, *identity = NULL, *fp;
 	size_t i;
-	int problems = 0, reached;
+	int problems = 0, reached, connection = 0;
 
-	(void)argv;
-	if (argc != 1) {
-		fprintf(stderr, "usage: privateer check\n");
+	if (argc == 2 && strcmp(argv[1], "--connection") == 0)
+		connection = 1;
+	else if (argc != 1) {
+		fprintf(stderr, "usage: privateer check [--connection]\n");
 		return 2;
 	}
 	memset(&keys, 0, sizeof keys);
@@ -484,6 +496,14 @@ cli_check(struct cli *cli, int argc, char **argv)
 	}
 plugin:
 	problems += cli_check_plugin(cli, identity, &reached);
+	if (connection) {
+		if (!reached) {
+			printf("connections: not checked: the plugin was not "
+			    "reached\n");
+			problems++;
+		} else
+			problems += cli_check_connections(cli);
+	}
 	keys_free(&keys);
 	keystore_close(ks);
 	config_free(cfg);
@@ -492,6 +512,269 @@ plugin:
 		return cli_fail("check: %d problem(s) found", problems);
 	printf("ok\n");
 	return 0;
+}
+
+static double
+cli_num(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_number(v) ? json_number_value(v) : 0;
+}
+
+static const char *
+cli_str(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s != NULL ? s : "";
+}
+
+/* 12345678 -> "11.8 MiB" */
+static void
+cli_bytes(double b, char *buf, size_t len)
+{
+	const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	int u = 0;
+
+	while (b >= 1024 && u < 4) {
+		b /= 1024;
+		u++;
+	}
+	snprintf(buf, len, u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
+}
+
+static int
+cli_check_connections(const struct cli *cli)
+{
+	json_t *resp = NULL, *list, *c;
+	char *cause = NULL;
+	size_t i;
+	int problems = 0;
+
+	if (cli_plugin_call(cli, "Check", NULL, &resp, &cause) != 0) {
+		printf("connections: %s\n", cause);
+		free(cause);
+		return 1;
+	}
+	list = json_object_get(resp, "Connections");
+	json_array_foreach(list, i, c) {
+		if (cli_num(c, "Status") == 0)
+			printf("connection %s: ok (handshake and rsync in "
+			    "%.2f s)\n", cli_str(c, "Server"),
+			    cli_num(c, "Seconds"));
+		else {
+			printf("connection %s: %s\n", cli_str(c, "Server"),
+			    cli_str(c, "Error"));
+			problems++;
+		}
+	}
+	if (json_array_size(list) == 0) {
+		printf("connections: no servers in privateer.json\n");
+		problems++;
+	}
+	json_decref(resp);
+	return problems;
+}
+
+/* Parses VOLUME and the --key VALUE / --flag options of a command. */
+struct cli_opts {
+	const char *volume;
+	const char *server;
+	const char *source;
+	const char *snapshot;
+	const char *to_volume;
+	int dry_run;
+};
+
+static int
+cli_parse_opts(int argc, char **argv, const char *allowed,
+    struct cli_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "server", required_argument, NULL, 's' },
+		{ "source", required_argument, NULL, 'c' },
+		{ "snapshot", required_argument, NULL, 'n' },
+		{ "to-volume", required_argument, NULL, 't' },
+		{ "dry-run", no_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(o, 0, sizeof *o);
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		if (c == '?' || strchr(allowed, c) == NULL)
+			return -1;
+		switch (c) {
+		case 's':
+			o->server = optarg;
+			break;
+		case 'c':
+			o->source = optarg;
+			break;
+		case 'n':
+			o->snapshot = optarg;
+			break;
+		case 't':
+			o->to_volume = optarg;
+			break;
+		case 'd':
+			o->dry_run = 1;
+			break;
+		}
+	}
+	if (optind != argc - 1)
+		return -1;
+	o->volume = argv[optind];
+	return 0;
+}
+
+static json_t *
+cli_opts_json(const struct cli_opts *o)
+{
+	json_t *j = json_pack("{s:s, s:b}", "Volume", o->volume, "DryRun",
+	    o->dry_run);
+
+	if (o->server != NULL)
+		json_object_set_new(j, "Server", json_string(o->server));
+	if (o->source != NULL)
+		json_object_set_new(j, "Source", json_string(o->source));
+	if (o->snapshot != NULL)
+		json_object_set_new(j, "Snapshot", json_string(o->snapshot));
+	if (o->to_volume != NULL)
+		json_object_set_new(j, "ToVolume", json_string(o->to_volume));
+	return j;
+}
+
+static int
+cli_backup(struct cli *cli, int argc, char **argv)
+{
+	struct cli_opts o;
+	json_t *req, *resp = NULL, *r;
+	char *cause = NULL, sent[32];
+	const char *err;
+	size_t i;
+	int rc = 0;
+
+	if (cli_parse_opts(argc, argv, "sd", &o) != 0) {
+		fprintf(stderr, "usage: privateer backup VOLUME [--server NAME] "
+		    "[--dry-run]\n");
+		return 2;
+	}
+	req = cli_opts_json(&o);
+	if (!o.dry_run && isatty(STDOUT_FILENO))
+		printf("backing up %s ...\n", o.volume);
+	if (cli_plugin_call(cli, "Backup", req, &resp, &cause) != 0) {
+		json_decref(req);
+		cli_fail("backup: %s", cause);
+		free(cause);
+		return 1;
+	}
+	json_decref(req);
+	json_array_foreach(json_object_get(resp, "Results"), i, r) {
+		if (o.dry_run) {
+			printf("would back up %s to %s with:\n  %s\n",
+			    cli_str(r, "Path"), cli_str(r, "Server"),
+			    cli_str(r, "Command"));
+		} else if (cli_num(r, "Status") == 0) {
+			cli_bytes(cli_num(r, "BytesSent"), sent, sizeof sent);
+			printf("%s -> %s: backed up (%s sent, %.0f files "
+			    "changed, %.1f s)\n", o.volume, cli_str(r,
+			    "Server"), sent, cli_num(r, "Files"),
+			    cli_num(r, "Seconds"));
+		} else {
+			printf("%s -> %s: failed (exit %.0f): %s\n", o.volume,
+			    cli_str(r, "Server"), cli_num(r, "Status"),
+			    cli_str(r, "Error"));
+		}
+	}
+	err = json_string_value(json_object_get(resp, "Err"));
+	if (err != NULL)
+		rc = cli_fail("%s", err);
+	json_decref(resp);
+	return rc;
+}
+
+static int
+cli_restore(struct cli *cli, int argc, char **argv)
+{
+	struct cli_opts o;
+	json_t *req, *resp = NULL;
+	char *cause = NULL, got[32];
+
+	if (cli_parse_opts(argc, argv, "scntd", &o) != 0) {
+		fprintf(stderr, "usage: privateer restore VOLUME [--server S] "
+		    "[--source C] [--snapshot ID] [--to-volume NAME] "
+		    "[--dry-run]\n");
+		return 2;
+	}
+	req = cli_opts_json(&o);
+	if (!o.dry_run && isatty(STDOUT_FILENO))
+		printf("restoring %s ...\n", o.volume);
+	if (cli_plugin_call(cli, "Restore", req, &resp, &cause) != 0) {
+		json_decref(req);
+		cli_fail("restore: %s", cause);
+		free(cause);
+		return 1;
+	}
+	json_decref(req);
+	if (o.dry_run)
+		printf("would restore %s/%s/%s from %s into volume %s with:\n"
+		    "  %s\n", cli_str(resp, "Source"), o.volume,
+		    cli_str(resp, "Snapshot"), cli_str(resp, "Server"),
+		    cli_str(resp, "Volume"), cli_str(resp, "Command"));
+	else {
+		cli_bytes(cli_num(resp, "BytesReceived"), got, sizeof got);
+		printf("restored %s/%s/%s from %s into volume %s (%s "
+		    "received, %.1f s)\n", cli_str(resp, "Source"), o.volume,
+		    cli_str(resp, "Snapshot"), cli_str(resp, "Server"),
+		    cli_str(resp, "Volume"), got, cli_num(resp, "Seconds"));
+	}
+	json_decref(resp);
+	return 0;
+}
+
+static int
+cli_snapshots(struct cli *cli, int argc, char **argv)
+{
+	struct cli_opts o;
+	json_t *req, *resp = NULL, *e, *ids, *id;
+	char *cause = NULL;
+	size_t i, k;
+	int problems = 0;
+
+	if (cli_parse_opts(argc, argv, "sc", &o) != 0) {
+		fprintf(stderr, "usage: privateer snapshots VOLUME "
+		    "[--server S] [--source C]\n");
+		return 2;
+	}
+	req = cli_opts_json(&o);
+	if (cli_plugin_call(cli, "Snapshots", req, &resp, &cause) != 0) {
+		json_decref(req);
+		cli_fail("snapshots: %s", cause);
+		free(cause);
+		return 1;
+	}
+	json_decref(req);
+	printf("%-16s %-16s %s\n", "SERVER", "SOURCE", "SNAPSHOT");
+	json_array_foreach(json_object_get(resp, "Snapshots"), i, e) {
+		ids = json_object_get(e, "Snapshots");
+		if (ids == NULL) {
+			printf("%-16s %-16s error: %s\n", cli_str(e, "Server"),
+			    cli_str(e, "Source"), cli_str(e, "Error"));
+			problems++;
+			continue;
+		}
+		json_array_foreach(ids, k, id) {
+			printf("%-16s %-16s %s%s\n", cli_str(e, "Server"),
+			    cli_str(e, "Source"), json_string_value(id),
+			    k + 1 == json_array_size(ids) ? " (latest)" : "");
+		}
+	}
+	json_decref(resp);
+	return problems > 0 ? cli_fail("snapshots: %d server(s) could not be "
+	    "asked", problems) : 0;
 }
 
 static int
