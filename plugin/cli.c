@@ -603,7 +603,7 @@ cli_parse_opts(int argc, char **argv, const char *allowed,
 
 	memset(o, 0, sizeof *o);
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (c == '?' || strchr(allowed, c) == NULL)
 			return -1;
 		switch (c) {
