@@ -440,6 +440,25 @@ out:
 	return status;
 }
 
+/*
+ * Gives the client a moment to close its side first, so OpenSSH does not
+ * report "closed by remote host" after a clean exit.
+ */
+static void
+sshd_linger(struct sshd_conn *c)
+{
+	ssh_message msg;
+	long timeout = 2;
+	time_t deadline = time(NULL) + 3;
+
+	ssh_options_set(c->session, SSH_OPTIONS_TIMEOUT, &timeout);
+	while (time(NULL) < deadline &&
+	    (msg = ssh_message_get(c->session)) != NULL) {
+		ssh_message_reply_default(msg);
+		ssh_message_free(msg);
+	}
+}
+
 static void
 sshd_conn_session(struct sshd_conn *c)
 {
@@ -496,6 +515,7 @@ out:
 	free(cause);
 	free(command);
 	ssh_channel_close(ch);
+	sshd_linger(c);
 	ssh_channel_free(ch);
 }
 

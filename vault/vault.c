@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "keystore.h"
 #include "util.h"
@@ -260,8 +261,11 @@ vault_detect_version(struct vault_store *vs, CURL *curl, char **cause)
 		goto out;
 	if (r.status != 200) {
 		vault_status_cause(&r, what, &why);
-		set_cause(cause, "%s; set vault.kv_version in privateer.json "
-		    "to skip this check", why);
+		if (r.status == 403 || r.status == 404 || r.status == 400)
+			set_cause(cause, "%s; set vault.kv_version in "
+			    "privateer.json to skip this check", why);
+		else
+			set_cause(cause, "%s", why);
 		goto out;
 	}
 	if (vault_parse_mount_version(r.body, r.len, &vs->kv_version,
@@ -447,8 +451,14 @@ vault_put(struct keystore *ks, const char *name, const struct keypair *kp,
 		free(errors);
 		goto out;
 	}
-	if (r.status != 200 && r.status != 204) {
-		vault_status_cause(&r, what, cause);
+	/* v1 answers a write with 204; v2 with 200 and the new version. A
+	 * 204 from a "v2" mount means it is really v1: say so, do not pretend. */
+	if (r.status != 200 && !(r.status == 204 && vs->kv_version == 1)) {
+		if (r.status == 204)
+			set_cause(cause, "%s: the mount answered like KV version "
+			    "1 (204), not 2; check vault.kv_version", what);
+		else
+			vault_status_cause(&r, what, cause);
 		goto out;
 	}
 	rc = 0;
@@ -508,8 +518,8 @@ keystore_vault_open(const struct vault_settings *set, char **cause)
 		    "privateer.json or VAULT_ADDR");
 		return NULL;
 	}
-	if (strncmp(set->addr, "http://", 7) != 0 &&
-	    strncmp(set->addr, "https://", 8) != 0) {
+	if (strncasecmp(set->addr, "http://", 7) != 0 &&
+	    strncasecmp(set->addr, "https://", 8) != 0) {
 		set_cause(cause, "Vault address \"%s\" is not an http:// or "
 		    "https:// URL", set->addr);
 		return NULL;
