@@ -28,6 +28,7 @@
 #include "log.h"
 #include "relay.h"
 #include "rsync_argv.h"
+#include "sshkey.h"
 #include "child.h"
 #include "util.h"
 
@@ -67,17 +68,6 @@ struct sshd_conn {
 	char peer[64];
 	struct sshd_conn *next;
 };
-
-static void
-sshd_keepalive(int fd)
-{
-	int on = 1, idle = 30, intvl = 10, cnt = 3;
-
-	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
-}
 
 /* Which client owns key, or NULL. */
 static const char *
@@ -473,7 +463,7 @@ sshd_conn_session(struct sshd_conn *c)
 
 	deadline = time(NULL) + srv->auth_seconds;
 	ssh_options_set(c->session, SSH_OPTIONS_TIMEOUT, &timeout);
-	sshd_keepalive(ssh_get_fd(c->session));
+	sshkey_keepalive(ssh_get_fd(c->session));
 	if (ssh_handle_key_exchange(c->session) != SSH_OK) {
 		log_info("ssh %s: key exchange failed: %s", c->peer,
 		    ssh_get_error(c->session));
@@ -668,27 +658,15 @@ sshd_start(const struct sshd_config *cfg, char **cause)
 	sshd_probe_rsync(srv);
 	srv->peers = xcalloc(cfg->nclients, sizeof *srv->peers);
 	for (i = 0; i < cfg->nclients; i++) {
-		const char *line = cfg->clients[i].public_key, *sp1, *sp2;
-		char *type, *b64;
-		ssh_key key = NULL;
+		ssh_key key = sshkey_parse_public(cfg->clients[i].public_key);
 
-		sp1 = strchr(line, ' ');
-		if (sp1 == NULL)
-			continue;
-		sp2 = strchr(sp1 + 1, ' ');
-		type = xstrndup(line, (size_t)(sp1 - line));
-		b64 = sp2 != NULL ? xstrndup(sp1 + 1, (size_t)(sp2 - sp1 - 1)) :
-		    xstrdup(sp1 + 1);
-		if (ssh_pki_import_pubkey_base64(b64, ssh_key_type_from_name(
-		    type), &key) == SSH_OK) {
+		if (key != NULL) {
 			srv->peers[srv->npeers].name =
 			    xstrdup(cfg->clients[i].name);
 			srv->peers[srv->npeers++].key = key;
 		} else
 			log_error("ssh server: the public key of %s does not "
 			    "decode; it cannot connect", cfg->clients[i].name);
-		free(type);
-		free(b64);
 	}
 	if (ssh_pki_import_privkey_base64(cfg->host_key, NULL, NULL, NULL,
 	    &hostkey) != SSH_OK) {

@@ -8,16 +8,14 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <libssh/libssh.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "relay.h"
+#include "sshkey.h"
 #include "util.h"
 
 struct transport_secrets {
@@ -105,38 +103,6 @@ out:
 	return rc;
 }
 
-static ssh_key
-transport_pubkey(const char *line)
-{
-	char *copy = xstrdup(line), *type, *b64, *save = NULL;
-	ssh_key key = NULL;
-
-	type = strtok_r(copy, " ", &save);
-	b64 = type != NULL ? strtok_r(NULL, " ", &save) : NULL;
-	if (b64 == NULL || ssh_pki_import_pubkey_base64(b64,
-	    ssh_key_type_from_name(type), &key) != SSH_OK)
-		key = NULL;
-	free(copy);
-	return key;
-}
-
-static char *
-transport_fingerprint(ssh_key key)
-{
-	unsigned char *hash = NULL;
-	size_t hlen;
-	char *hex, *out;
-
-	if (ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash,
-	    &hlen) != SSH_OK)
-		return xstrdup("?");
-	hex = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
-	out = xstrdup(hex != NULL ? hex : "?");
-	ssh_string_free_char(hex);
-	ssh_clean_pubkey_hash(&hash);
-	return out;
-}
-
 int
 transport_main(int argc, char **argv)
 {
@@ -155,7 +121,7 @@ transport_main(int argc, char **argv)
 	char *cmd = NULL, *tmp, *cause = NULL, *want_fp, *got_fp;
 	long timeout = 30;
 	unsigned int port = 22;
-	int c, fd = -1, rc = 255, on = 1, idle = 30, intvl = 10, cnt = 3;
+	int c, fd = -1, rc = 255;
 	int verbosity = SSH_LOG_NOLOG, no = 0, i;
 
 	memset(&sec, 0, sizeof sec);
@@ -198,7 +164,7 @@ transport_main(int argc, char **argv)
 		rc = transport_fail("%s", cause);
 		goto out;
 	}
-	pinned = transport_pubkey(sec.host_key);
+	pinned = sshkey_parse_public(sec.host_key);
 	if (pinned == NULL) {
 		rc = transport_fail("the pinned host key of %s does not decode",
 		    sec.server);
@@ -222,18 +188,11 @@ transport_main(int argc, char **argv)
 		    sec.server, host, port, ssh_get_error(session));
 		goto out;
 	}
-	setsockopt(ssh_get_fd(session), SOL_SOCKET, SO_KEEPALIVE, &on,
-	    sizeof on);
-	setsockopt(ssh_get_fd(session), IPPROTO_TCP, TCP_KEEPIDLE, &idle,
-	    sizeof idle);
-	setsockopt(ssh_get_fd(session), IPPROTO_TCP, TCP_KEEPINTVL, &intvl,
-	    sizeof intvl);
-	setsockopt(ssh_get_fd(session), IPPROTO_TCP, TCP_KEEPCNT, &cnt,
-	    sizeof cnt);
+	sshkey_keepalive(ssh_get_fd(session));
 	if (ssh_get_server_publickey(session, &got) != SSH_OK ||
 	    ssh_key_cmp(got, pinned, SSH_KEY_CMP_PUBLIC) != 0) {
-		want_fp = transport_fingerprint(pinned);
-		got_fp = got != NULL ? transport_fingerprint(got) :
+		want_fp = sshkey_fingerprint(pinned);
+		got_fp = got != NULL ? sshkey_fingerprint(got) :
 		    xstrdup("none");
 		rc = transport_fail("the host key of server %s (%s port %u) "
 		    "is %s, not the pinned %s from the key store; refusing to "
