@@ -24,7 +24,8 @@ manifest() {
 			[ "$type" = directory ] && size=-
 			if command -v getfattr >/dev/null; then
 				xa=$(getfattr -h -d -m - --absolute-names -- "$p" 2>/dev/null |
-					grep -v '^#' | grep -v '^security\.' | LC_ALL=C sort | tr '\n' ';')
+					{ grep -v -e '^#' -e '^security\.' -e '^$' || true; } |
+					LC_ALL=C sort | tr '\n' ';')
 			fi
 			printf '%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s\n' "$p" "$type" \
 				"$mode" "$uid" "$gid" "$size" "$mtime" "$group" "$link" "$sum" "$xa"
