@@ -54,6 +54,8 @@ int remove_tree(const char *path, char **cause);
 char *utf8_clean(const char *s);
 /* utf8_clean(s) cut to at most max bytes on a character boundary. */
 char *utf8_clip(const char *s, size_t max);
+/* Wall-clock time in milliseconds since the epoch. */
+long long now_ms(void);
 /* Fills buf with n random lowercase hex digits and a NUL (buf has n+1). */
 void random_hex(char *buf, size_t n);
 

@@ -9,7 +9,10 @@
 #include <string.h>
 
 #include "fleet.h"
+#include "jobs.h"
 #include "log.h"
+#include "metrics.h"
+#include "schedule.h"
 #include "name.h"
 #include "ops.h"
 #include "refs.h"
@@ -249,6 +252,49 @@ api_error(const char *cause)
 	return s;
 }
 
+/* Docker's inspect Status: add jobs and the next scheduled run. */
+static void
+api_volume_status(const struct api_ctx *ctx, const char *name, json_t *vol)
+{
+	json_t *status = json_object_get(vol, "Status"), *sched;
+
+	if (ctx->jobs != NULL)
+		json_object_set_new(status, "jobs", jobs_status(ctx->jobs,
+		    name));
+	if (ctx->sched != NULL) {
+		sched = schedule_status(ctx->sched, name);
+		if (json_object_get(sched, "next") != NULL)
+			json_object_set(status, "next-run",
+			    json_object_get(sched, "next"));
+		json_object_set(status, "timezone",
+		    json_object_get(sched, "timezone"));
+		json_decref(sched);
+	}
+}
+
+/* privateer status: every volume's status and the jobs in flight. */
+static void
+api_status(const struct api_ctx *ctx, json_t *out)
+{
+	json_t *list = vol_list(ctx->reg), *vols = json_array(), *item, *v;
+	size_t i;
+
+	json_array_foreach(list, i, item) {
+		const char *name = json_string_value(json_object_get(item,
+		    "Name"));
+		v = name != NULL ? vol_get(ctx->reg, name, NULL) : NULL;
+		if (v == NULL)
+			continue;
+		api_volume_status(ctx, name, v);
+		json_array_append_new(vols, v);
+	}
+	json_decref(list);
+	json_object_set_new(out, "Volumes", vols);
+	if (ctx->jobs != NULL)
+		json_object_set_new(out, "InFlight",
+		    json_integer(jobs_in_flight(ctx->jobs)));
+}
+
 static json_t *
 api_ops(const struct api_ctx *ctx, const struct api_req *req, char **cause)
 {
@@ -286,12 +332,18 @@ api_run(const struct api_ctx *ctx, const struct api_req *req, char **cause)
 	case API_CAPABILITIES:
 		return json_pack("{s:{s:s}}", "Capabilities", "Scope", "local");
 	case API_CREATE:
-		if (vol_create(reg, req->name, req->opts, cause) == 0)
+		if (vol_create(reg, req->name, req->opts, cause) == 0) {
 			j = json_object();
+			if (ctx->sched != NULL)
+				schedule_kick(ctx->sched);
+		}
 		break;
 	case API_REMOVE:
-		if (vol_remove(reg, req->name, cause) == 0)
+		if (vol_remove(reg, req->name, cause) == 0) {
 			j = json_object();
+			if (ctx->sched != NULL)
+				schedule_kick(ctx->sched);
+		}
 		break;
 	case API_MOUNT:
 		if (vol_mount(reg, req->name, req->id, &mountpoint,
@@ -299,8 +351,14 @@ api_run(const struct api_ctx *ctx, const struct api_req *req, char **cause)
 			j = json_pack("{s:s}", "Mountpoint", mountpoint);
 		break;
 	case API_UNMOUNT:
-		if (vol_unmount(reg, req->name, req->id, cause) == 0)
-			j = json_object();
+		if (vol_unmount(reg, req->name, req->id, cause) != 0)
+			break;
+		j = json_object();
+		/* The last user stopped: queue replication, never wait. */
+		if (ctx->jobs != NULL && vol_path(reg, req->name, &mountpoint,
+		    NULL) == 0 && mountpoint == NULL)
+			(void)jobs_trigger(ctx->jobs, req->name, NULL,
+			    "unmount");
 		break;
 	case API_PATH:
 		if (vol_path(reg, req->name, &mountpoint, cause) == 0)
@@ -309,8 +367,10 @@ api_run(const struct api_ctx *ctx, const struct api_req *req, char **cause)
 		break;
 	case API_GET:
 		vol = vol_get(reg, req->name, cause);
-		if (vol != NULL)
+		if (vol != NULL) {
+			api_volume_status(ctx, req->name, vol);
 			j = json_pack("{s:o}", "Volume", vol);
+		}
 		break;
 	case API_LIST:
 		return json_pack("{s:o}", "Volumes", vol_list(reg));
@@ -325,6 +385,8 @@ api_run(const struct api_ctx *ctx, const struct api_req *req, char **cause)
 		    fleet_reload(ctx->fleet, cause) != 0)
 			break;
 		j = json_pack("{s:o}", "Fleet", fleet_status(ctx->fleet));
+		if (req->op == API_STATUS)
+			api_status(ctx, j);
 		break;
 	case API_BACKUP:
 	case API_RESTORE:
@@ -344,13 +406,21 @@ api_run(const struct api_ctx *ctx, const struct api_req *req, char **cause)
 
 int
 api_handle(const struct api_ctx *ctx, const char *method, const char *url,
-    const char *body, size_t len, char **out)
+    const char *body, size_t len, char **out, const char **ctype)
 {
 	struct api_req req;
 	char *cause = NULL;
 	json_t *j;
 	int route, status;
 
+	if (ctype != NULL)
+		*ctype = API_CONTENT_TYPE;
+	if (strcmp(url, "/metrics") == 0 && strcmp(method, "GET") == 0) {
+		*out = metrics_render(ctx->reg, ctx->jobs);
+		if (ctype != NULL)
+			*ctype = METRICS_CONTENT_TYPE;
+		return 200;
+	}
 	route = api_route(url);
 	if (route < 0) {
 		log_info("%s %.128s: unknown endpoint", method, url);

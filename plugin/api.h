@@ -57,18 +57,25 @@ void api_req_free(struct api_req *);
 
 struct vol_registry;
 struct fleet;
+struct jobs;
+struct schedule;
 
-/* What the routes act on; fleet may be NULL (then Privateer.* fail). */
+/*
+ * What the routes act on; fleet, jobs and sched may be NULL (tests): then
+ * Privateer.* fail and no replication is triggered.
+ */
 struct api_ctx {
 	struct vol_registry *reg;
 	struct fleet *fleet;
+	struct jobs *jobs;
+	struct schedule *sched;
 };
 
 /*
  * Serves one request: returns the HTTP status and sets *out to the response
- * body (caller frees).
+ * body (caller frees); *ctype, if not NULL, to its content type.
  */
 int api_handle(const struct api_ctx *, const char *method, const char *url,
-    const char *body, size_t len, char **out);
+    const char *body, size_t len, char **out, const char **ctype);
 
 #endif

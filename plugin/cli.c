@@ -40,6 +40,7 @@ static int cli_keygen(struct cli *, int, char **);
 static int cli_backup(struct cli *, int, char **);
 static int cli_restore(struct cli *, int, char **);
 static int cli_snapshots(struct cli *, int, char **);
+static int cli_status(struct cli *, int, char **);
 static int cli_check(struct cli *, int, char **);
 static int cli_reload(struct cli *, int, char **);
 static int cli_version(struct cli *, int, char **);
@@ -53,6 +54,7 @@ static const struct cli_command cli_commands[] = {
 	    "[--to-volume NAME] [--dry-run]", cli_restore },
 	{ "snapshots", "snapshots VOLUME [--server S] [--source C]",
 	    cli_snapshots },
+	{ "status", "status [VOLUME] [--json]", cli_status },
 	{ "reload", "reload", cli_reload },
 	{ "version", "version", cli_version },
 	{ "help", "help", cli_help },
@@ -775,6 +777,104 @@ cli_snapshots(struct cli *cli, int argc, char **argv)
 	json_decref(resp);
 	return problems > 0 ? cli_fail("snapshots: %d server(s) could not be "
 	    "asked", problems) : 0;
+}
+
+static void
+cli_status_volume(json_t *v)
+{
+	json_t *st = json_object_get(v, "Status"), *b, *servers, *job;
+	const char *server;
+	char sent[32];
+	size_t i;
+
+	printf("volume %s: %.0f mount(s), %s since the last backup\n",
+	    cli_str(v, "Name"), cli_num(st, "mounts"),
+	    json_is_true(json_object_get(st, "changed-since-backup")) ?
+	    "changed" : "unchanged");
+	servers = json_object_get(st, "backup");
+	if (json_array_size(servers) > 0) {
+		printf("  servers:");
+		json_array_foreach(servers, i, b)
+			printf(" %s", json_string_value(b));
+		printf("%s\n", json_is_true(json_object_get(st,
+		    "on-unmount")) ? " (on unmount)" : "");
+	}
+	if (json_object_get(st, "schedule") != NULL)
+		printf("  schedule: %s, next %s (%s)\n", cli_str(st,
+		    "schedule"), cli_str(st, "next-run"), cli_str(st,
+		    "timezone"));
+	json_object_foreach(json_object_get(st, "last-backup"), server, b) {
+		cli_bytes(cli_num(b, "bytes_sent"), sent, sizeof sent);
+		printf("  last to %s: %s at %s (%s sent, %.1f s)%s%s\n", server,
+		    cli_str(b, "result"), cli_str(b, "time"), sent,
+		    cli_num(b, "duration_seconds"), json_object_get(b,
+		    "error") != NULL ? ": " : "", cli_str(b, "error"));
+	}
+	json_array_foreach(json_object_get(st, "jobs"), i, job) {
+		if (strcmp(cli_str(job, "state"), "idle") == 0)
+			continue;
+		printf("  job to %s: %s (%s)%s%s\n", cli_str(job, "server"),
+		    cli_str(job, "state"), cli_str(job, "reason"),
+		    json_object_get(job, "next_retry") != NULL ? ", next at " :
+		    "", cli_str(job, "next_retry"));
+	}
+}
+
+static int
+cli_status(struct cli *cli, int argc, char **argv)
+{
+	json_t *resp = NULL, *fleet, *v;
+	const char *volume = NULL;
+	char *cause = NULL, *text;
+	size_t i;
+	int json = 0, shown = 0, k;
+
+	for (k = 1; k < argc; k++) {
+		if (strcmp(argv[k], "--json") == 0)
+			json = 1;
+		else if (argv[k][0] != '-' && volume == NULL)
+			volume = argv[k];
+		else {
+			fprintf(stderr, "usage: privateer status [VOLUME] "
+			    "[--json]\n");
+			return 2;
+		}
+	}
+	if (cli_plugin_call(cli, "Status", NULL, &resp, &cause) != 0) {
+		cli_fail("status: %s", cause);
+		free(cause);
+		return 1;
+	}
+	if (json) {
+		text = json_dumps(resp, JSON_INDENT(2) | JSON_SORT_KEYS);
+		printf("%s\n", text);
+		free(text);
+		json_decref(resp);
+		return 0;
+	}
+	fleet = json_object_get(resp, "Fleet");
+	if (volume == NULL) {
+		printf("plugin %s: %s %s, %.0f replication(s) running\n",
+		    cli_str(fleet, "version"), cli_str(fleet, "role"),
+		    cli_str(fleet, "identity"), cli_num(resp, "InFlight"));
+		if (json_object_get(fleet, "ssh_server") != NULL)
+			printf("ssh server: %.0f session(s), %.0f refused, "
+			    "%.0f active\n", cli_num(json_object_get(fleet,
+			    "ssh_server"), "sessions"), cli_num(
+			    json_object_get(fleet, "ssh_server"), "refused"),
+			    cli_num(json_object_get(fleet, "ssh_server"),
+			    "active"));
+	}
+	json_array_foreach(json_object_get(resp, "Volumes"), i, v) {
+		if (volume != NULL && strcmp(cli_str(v, "Name"), volume) != 0)
+			continue;
+		cli_status_volume(v);
+		shown++;
+	}
+	json_decref(resp);
+	if (volume != NULL && shown == 0)
+		return cli_fail("status: no such volume: %s", volume);
+	return 0;
 }
 
 static int

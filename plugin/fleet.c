@@ -86,6 +86,19 @@ fleet_acquire(struct fleet *f, char **cause)
 	return st;
 }
 
+struct fleet_state *
+fleet_acquire_config(struct fleet *f)
+{
+	struct fleet_state *st;
+
+	pthread_mutex_lock(&f->lock);
+	st = f->cur;
+	if (st != NULL)
+		st->refs++;
+	pthread_mutex_unlock(&f->lock);
+	return st;
+}
+
 void
 fleet_release(struct fleet *f, struct fleet_state *st)
 {

@@ -54,5 +54,7 @@ json_t *fleet_status(struct fleet *);
  */
 struct fleet_state *fleet_acquire(struct fleet *, char **cause);
 void fleet_release(struct fleet *, struct fleet_state *);
+/* The current state whether or not its keys loaded; NULL if none. */
+struct fleet_state *fleet_acquire_config(struct fleet *);
 
 #endif

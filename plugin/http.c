@@ -18,6 +18,7 @@
 #include "util.h"
 
 #define HTTP_MAX_CONNECTIONS 128
+#define HTTP_JSON_TYPE "application/vnd.docker.plugins.v1+json"
 #define HTTP_IDLE_TIMEOUT 600	/* seconds; Docker reconnects when closed */
 
 struct http_server {
@@ -36,7 +37,8 @@ struct http_request {
 };
 
 static enum MHD_Result
-http_reply(struct MHD_Connection *conn, int status, char *body)
+http_reply(struct MHD_Connection *conn, int status, char *body,
+    const char *ctype)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result r;
@@ -47,8 +49,7 @@ http_reply(struct MHD_Connection *conn, int status, char *body)
 		free(body);
 		return MHD_NO;
 	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-	    "application/vnd.docker.plugins.v1+json");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	r = MHD_queue_response(conn, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	return r;
@@ -61,6 +62,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
 {
 	struct http_server *srv = cls;
 	struct http_request *req = *con_cls;
+	const char *ctype;
 	char *out = NULL;
 	int status;
 	size_t n;
@@ -92,13 +94,16 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
 		log_info("%s %.128s: request body exceeds %zu bytes", method,
 		    url, srv->body_max);
 		return http_reply(conn, 413, xasprintf("{\"Err\":\"request "
-		    "body exceeds %zu bytes\"}", srv->body_max));
+		    "body exceeds %zu bytes\"}", srv->body_max),
+		    HTTP_JSON_TYPE);
 	}
 	if (req->body == NULL)
 		req->body = xcalloc(1, 1);
 	req->body[req->len] = '\0';
-	status = srv->handler(srv->arg, method, url, req->body, req->len, &out);
-	return http_reply(conn, status, out);
+	ctype = HTTP_JSON_TYPE;
+	status = srv->handler(srv->arg, method, url, req->body, req->len, &out,
+	    &ctype);
+	return http_reply(conn, status, out, ctype);
 }
 
 static void

@@ -10,10 +10,11 @@
 
 /*
  * Serves one request: returns the HTTP status and sets *out to a response
- * body the server frees. body is NUL-terminated.
+ * body the server frees, and *ctype to its content type (static string).
+ * body is NUL-terminated.
  */
 typedef int (*http_handler)(void *arg, const char *method, const char *url,
-    const char *body, size_t len, char **out);
+    const char *body, size_t len, char **out, const char **ctype);
 
 struct http_server;
 

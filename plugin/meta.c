@@ -42,13 +42,16 @@ meta_encode(const struct vol_meta *m)
 	char created[32];
 
 	meta_format_time(m->created, created, sizeof created);
-	return json_pack("{s:i, s:s, s:s, s:o, s:o}",
+	return json_pack("{s:i, s:s, s:s, s:o, s:o, s:I, s:o}",
 	    "version", META_VERSION,
 	    "name", m->name,
 	    "created", created,
 	    "options", m->options != NULL ? json_incref(m->options) :
 	    json_object(),
-	    "mounts", refs_to_json(&m->refs));
+	    "mounts", refs_to_json(&m->refs),
+	    "last_used_ms", (json_int_t)m->last_used,
+	    "backups", m->backups != NULL ? json_incref(m->backups) :
+	    json_object());
 }
 
 void
@@ -56,6 +59,7 @@ meta_free(struct vol_meta *m)
 {
 	free(m->name);
 	json_decref(m->options);
+	json_decref(m->backups);
 	refs_clear(&m->refs);
 	memset(m, 0, sizeof *m);
 }
@@ -101,10 +105,19 @@ meta_decode(const json_t *j, struct vol_meta *m, char **cause)
 			return -1;
 		}
 	}
+	v = json_object_get(j, "backups");
+	if (v != NULL && !json_is_object(v)) {
+		set_cause(cause, "metadata field backups is not an object");
+		return -1;
+	}
 	if (mounts != NULL && refs_from_json(&m->refs, mounts, cause) != 0)
 		return -1;
 	m->name = xstrdup(json_string_value(name));
 	m->options = json_deep_copy(options);
+	m->backups = v != NULL ? json_deep_copy(v) : json_object();
+	v = json_object_get(j, "last_used_ms");
+	if (json_is_integer(v) && json_integer_value(v) > 0)
+		m->last_used = (long long)json_integer_value(v);
 	return 0;
 }
 

@@ -21,6 +21,8 @@ struct vol_meta {
 	time_t created;
 	json_t *options;	/* object of strings; owned */
 	struct refs refs;
+	long long last_used;	/* last mount or unmount, ms; 0: never */
+	json_t *backups;	/* per server: last results; owned, may be NULL */
 };
 
 /* Caller owns the result. */

@@ -509,3 +509,69 @@ ops_check(struct fleet *f, const struct ops_request *req, char **cause)
 	ops_env_close(f, &env);
 	return json_pack("{s:o}", "Connections", list);
 }
+
+int
+ops_volume_servers(struct fleet *f, struct vol_registry *reg,
+    const char *volume, char ***serversp, size_t *np, int *on_unmount)
+{
+	struct ops_request req;
+	struct fleet_state *st;
+	struct ops_env env;
+	const char **names;
+	char *why = NULL;
+	size_t i, n = 0;
+
+	*serversp = NULL;
+	*np = 0;
+	*on_unmount = 0;
+	memset(&env, 0, sizeof env);
+	/* Only the configuration matters here, not the keys. */
+	st = fleet_acquire_config(f);
+	if (st == NULL || config_role(st->cfg, st->identity) !=
+	    CONFIG_ROLE_CLIENT) {
+		fleet_release(f, st);
+		return 0;
+	}
+	env.st = st;
+	memset(&req, 0, sizeof req);
+	req.volume = volume;
+	names = ops_backup_servers(&env, reg, &req, &n, &why);
+	free(why);
+	if (names != NULL && n > 0) {
+		*serversp = xcalloc(n, sizeof **serversp);
+		for (i = 0; i < n; i++)
+			(*serversp)[i] = xstrdup(names[i]);
+		*np = n;
+		*on_unmount = vol_on_unmount(reg, volume);
+	}
+	free(names);
+	fleet_release(f, st);
+	return 0;
+}
+
+int
+ops_backup_one(struct fleet *f, struct vol_registry *reg, const char *volume,
+    const char *server, struct repl_result *res, char **cause)
+{
+	struct repl_server srv;
+	struct ops_env env;
+	char *data = NULL;
+	int rc = -1;
+
+	memset(res, 0, sizeof *res);
+	if (ops_env_open(f, &env, 1, cause) != 0)
+		return -1;
+	if (vol_data_dir(reg, volume, &data, cause) != 0 ||
+	    ops_server(&env, server, &srv, cause) != 0)
+		goto out;
+	if (repl_backup(&env.self, &srv, volume, data, res) != 0) {
+		set_cause(cause, "%s", res->error != NULL ? res->error :
+		    "rsync failed");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(data);
+	ops_env_close(f, &env);
+	return rc;
+}

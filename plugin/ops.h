@@ -29,6 +29,18 @@ json_t *ops_restore(struct fleet *, struct vol_registry *,
     const struct ops_request *, char **cause);
 json_t *ops_snapshots(struct fleet *, const struct ops_request *,
     char **cause);
+struct repl_result;
+
+/*
+ * The servers volume replicates to (caller frees the array and strings)
+ * and whether it replicates on unmount. 0 with *n 0 when it has none (or
+ * this machine is standalone or a server).
+ */
+int ops_volume_servers(struct fleet *, struct vol_registry *,
+    const char *volume, char ***servers, size_t *n, int *on_unmount);
+/* One backup of volume to server; 0, or -1 with *cause (and res). */
+int ops_backup_one(struct fleet *, struct vol_registry *, const char *volume,
+    const char *server, struct repl_result *res, char **cause);
 /* Handshake and a no-op rsync with every server (or req->server). */
 json_t *ops_check(struct fleet *, const struct ops_request *, char **cause);
 

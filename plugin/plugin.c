@@ -19,15 +19,17 @@
 #include "api.h"
 #include "fleet.h"
 #include "http.h"
+#include "jobs.h"
+#include "schedule.h"
 #include "log.h"
 #include "util.h"
 #include "volume.h"
 
 static int
 plugin_serve(void *arg, const char *method, const char *url,
-    const char *body, size_t len, char **out)
+    const char *body, size_t len, char **out, const char **ctype)
 {
-	return api_handle(arg, method, url, body, len, out);
+	return api_handle(arg, method, url, body, len, out, ctype);
 }
 
 static void
@@ -48,7 +50,8 @@ plugin_main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *socket_path = PLUGIN_SOCKET, *state = PLUGIN_STATE_DIR;
-	const char *mount_root = PLUGIN_MOUNT_ROOT, *level, *config_path;
+	const char *mount_root = PLUGIN_MOUNT_ROOT, *level, *config_path, *env;
+	char *sched_file;
 	struct fleet_options fo;
 	struct api_ctx ctx;
 	struct vol_registry *reg;
@@ -119,11 +122,18 @@ plugin_main(int argc, char **argv)
 	fo.listen_address = getenv("PRIVATEER_LISTEN_ADDRESS");
 	fo.rsync = PLUGIN_RSYNC;
 	ctx.fleet = fleet_start(&fo);
+	env = getenv("PRIVATEER_RETRY_SECONDS");
+	ctx.jobs = jobs_start(reg, ctx.fleet, 2, env != NULL ? atoi(env) : 0);
+	sched_file = xasprintf("%s/schedule.json", state);
+	ctx.sched = schedule_start(reg, ctx.fleet, ctx.jobs, sched_file);
+	free(sched_file);
 	srv = http_start(socket_path, API_BODY_MAX, plugin_serve, &ctx,
 	    &cause);
 	if (srv == NULL) {
 		log_error("%s", cause);
 		free(cause);
+		schedule_stop(ctx.sched);
+		jobs_stop(ctx.jobs);
 		fleet_stop(ctx.fleet);
 		vol_close(reg);
 		return 1;
@@ -140,6 +150,8 @@ plugin_main(int argc, char **argv)
 		break;
 	}
 	http_stop(srv);
+	schedule_stop(ctx.sched);
+	jobs_stop(ctx.jobs);
 	fleet_stop(ctx.fleet);
 	vol_close(reg);
 	return 0;

@@ -660,6 +660,7 @@ vol_mount(struct vol_registry *reg, const char *name, const char *id,
 		set_cause(cause, "volume %s: too many mount IDs", name);
 		goto undo;
 	}
+	v->meta.last_used = now_ms();
 	if (meta_save(v->dir, &v->meta, cause) != 0) {
 		refs_del(&v->meta.refs, id);
 		goto undo;
@@ -699,6 +700,7 @@ vol_unmount(struct vol_registry *reg, const char *name, const char *id,
 		refs_add(&v->meta.refs, id);
 		goto out;
 	}
+	v->meta.last_used = now_ms();
 	if (meta_save(v->dir, &v->meta, cause) != 0)
 		goto out;
 	log_info("unmounted volume %s for %.12s (%u reference(s) left)", name,
@@ -728,6 +730,27 @@ vol_path(struct vol_registry *reg, const char *name, char **mountpoint,
 	return rc;
 }
 
+/* Mounted now, or used after the oldest last successful backup began. */
+static int
+vol_changed(const struct vol *v)
+{
+	const char *server;
+	json_t *b;
+	long long since;
+	int any = 0;
+
+	if (refs_total(&v->meta.refs) > 0)
+		return 1;
+	json_object_foreach(v->meta.backups, server, b) {
+		since = (long long)json_integer_value(json_object_get(b,
+		    "last_success_started_ms"));
+		if (since == 0 || v->meta.last_used >= since)
+			return 1;
+		any = 1;
+	}
+	return !any;
+}
+
 static json_t *
 vol_status(const struct vol *v)
 {
@@ -745,6 +768,11 @@ vol_status(const struct vol *v)
 	    v->opts.on_unmount));
 	json_object_set_new(status, "mounts",
 	    json_integer(refs_total(&v->meta.refs)));
+	if (v->meta.backups != NULL && json_object_size(v->meta.backups) > 0)
+		json_object_set_new(status, "last-backup",
+		    json_deep_copy(v->meta.backups));
+	json_object_set_new(status, "changed-since-backup",
+	    json_boolean(vol_changed(v)));
 	if (v->opts.restore_from != NULL) {
 		restore = json_pack("{s:s}", "from", v->opts.restore_from);
 		if (v->opts.restore_source != NULL)
@@ -905,4 +933,141 @@ out:
 	pthread_mutex_unlock(&reg->lock);
 	free(trash);
 	return rc;
+}
+
+int
+vol_backup_changed(struct vol_registry *reg, const char *name,
+    const char *server, int *changed, char **cause)
+{
+	struct vol *v;
+	json_t *b;
+	long long since;
+	int rc = -1;
+
+	pthread_mutex_lock(&reg->lock);
+	v = vol_lookup(reg, name, cause);
+	if (v != NULL) {
+		b = json_object_get(v->meta.backups, server);
+		since = (long long)json_integer_value(json_object_get(b,
+		    "last_success_started_ms"));
+		*changed = since == 0 || refs_total(&v->meta.refs) > 0 ||
+		    v->meta.last_used >= since;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&reg->lock);
+	return rc;
+}
+
+int
+vol_backup_record(struct vol_registry *reg, const char *name,
+    const struct vol_backup_note *n, char **cause)
+{
+	struct vol *v;
+	char when[32];
+	struct tm tm;
+	json_t *b;
+	int rc = -1, ok;
+
+	pthread_mutex_lock(&reg->lock);
+	v = vol_lookup(reg, name, cause);
+	if (v == NULL)
+		goto out;
+	if (v->meta.backups == NULL)
+		v->meta.backups = json_object();
+	b = json_object_get(v->meta.backups, n->server);
+	if (b == NULL) {
+		b = json_object();
+		json_object_set_new(v->meta.backups, n->server, b);
+	}
+	ok = strcmp(n->result, "ok") == 0;
+	gmtime_r(&n->finished, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_object_set_new(b, "time", json_string(when));
+	json_object_set_new(b, "result", json_string(n->result));
+	if (n->error != NULL) {
+		char *clean = utf8_clip(n->error, 2000);
+		json_object_set_new(b, "error", json_string(clean));
+		free(clean);
+	} else
+		json_object_del(b, "error");
+	if (strncmp(n->result, "skipped", 7) != 0) {
+		json_object_set_new(b, "bytes_sent",
+		    json_integer((json_int_t)n->bytes));
+		json_object_set_new(b, "duration_seconds",
+		    json_real(n->seconds));
+	}
+	if (ok) {
+		json_object_set_new(b, "last_success", json_integer(
+		    (json_int_t)n->finished));
+		json_object_set_new(b, "last_success_started_ms", json_integer(
+		    (json_int_t)n->started_ms));
+		json_object_set_new(b, "bytes_sent_total", json_integer(
+		    json_integer_value(json_object_get(b,
+		    "bytes_sent_total")) + (json_int_t)n->bytes));
+	} else if (strcmp(n->result, "failed") == 0)
+		json_object_set_new(b, "failures_total", json_integer(
+		    json_integer_value(json_object_get(b, "failures_total")) +
+		    1));
+	rc = meta_save(v->dir, &v->meta, cause);
+out:
+	pthread_mutex_unlock(&reg->lock);
+	return rc;
+}
+
+json_t *
+vol_backup_all(struct vol_registry *reg)
+{
+	json_t *all = json_object();
+	size_t i;
+
+	pthread_mutex_lock(&reg->lock);
+	for (i = 0; i < reg->n; i++) {
+		if (reg->v[i]->meta.backups != NULL &&
+		    json_object_size(reg->v[i]->meta.backups) > 0)
+			json_object_set_new(all, reg->v[i]->meta.name,
+			    json_deep_copy(reg->v[i]->meta.backups));
+	}
+	pthread_mutex_unlock(&reg->lock);
+	return all;
+}
+
+json_t *
+vol_schedules(struct vol_registry *reg)
+{
+	json_t *all = json_object();
+	size_t i;
+
+	pthread_mutex_lock(&reg->lock);
+	for (i = 0; i < reg->n; i++) {
+		if (reg->v[i]->opts.schedule != NULL)
+			json_object_set_new(all, reg->v[i]->meta.name,
+			    json_string(reg->v[i]->opts.schedule));
+	}
+	pthread_mutex_unlock(&reg->lock);
+	return all;
+}
+
+int
+vol_on_unmount(struct vol_registry *reg, const char *name)
+{
+	struct vol *v;
+	int on = 0;
+
+	pthread_mutex_lock(&reg->lock);
+	v = vol_find(reg, name);
+	if (v != NULL)
+		on = v->opts.on_unmount != 0;
+	pthread_mutex_unlock(&reg->lock);
+	return on;
+}
+
+int
+vol_exists(struct vol_registry *reg, const char *name)
+{
+	int found;
+
+	pthread_mutex_lock(&reg->lock);
+	found = vol_find(reg, name) != NULL;
+	pthread_mutex_unlock(&reg->lock);
+	return found;
 }

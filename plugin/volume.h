@@ -68,6 +68,34 @@ int vol_restore_begin(struct vol_registry *, const char *name,
  */
 int vol_restore_end(struct vol_registry *, const char *name, int ok,
     char **cause);
+/* The outcome of one replication of a volume to a server. */
+struct vol_backup_note {
+	const char *server;
+	long long started_ms;	/* what "changed since" compares with */
+	time_t finished;
+	const char *result;	/* "ok", "failed", "skipped: unchanged" */
+	const char *error;	/* or NULL */
+	unsigned long long bytes;
+	double seconds;
+};
+
+/*
+ * Whether name changed since its last successful replication to server
+ * started: it is mounted now, or was mounted or unmounted after that.
+ */
+int vol_backup_changed(struct vol_registry *, const char *name,
+    const char *server, int *changed, char **cause);
+/* Records a replication result in the volume's metadata (persisted). */
+int vol_backup_record(struct vol_registry *, const char *name,
+    const struct vol_backup_note *, char **cause);
+/* {name: {...per server results}} for every volume; caller owns. */
+json_t *vol_backup_all(struct vol_registry *);
+/* 1 if a volume called name exists here. */
+int vol_exists(struct vol_registry *, const char *name);
+/* Whether name replicates on unmount (on-unmount=, default true). */
+int vol_on_unmount(struct vol_registry *, const char *name);
+/* {name: "cron expression"} of volumes with schedule=; caller owns. */
+json_t *vol_schedules(struct vol_registry *);
 /* Waits until removed volumes' data is deleted (tests, shutdown). */
 void vol_reap_wait(struct vol_registry *);
 

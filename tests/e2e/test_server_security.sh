@@ -12,7 +12,7 @@ daemon=
 cleanup() {
 	local rc=$?
 	[ -n "$daemon" ] && kill -TERM "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
-	[ -n "${agent_pid-}" ] && kill "$agent_pid" 2>/dev/null
+	[ -n "${SSH_AGENT_PID-}" ] && kill "$SSH_AGENT_PID" 2>/dev/null
 	rm -rf "$E2E_TMP"
 	[ $rc -eq 0 ] && e2e_log PASS
 	exit $rc

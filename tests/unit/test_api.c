@@ -165,7 +165,8 @@ call(struct fixture *f, const char *method, const char *url,
 	json_t *j;
 	int status;
 
-	status = api_handle(&f->ctx, method, url, body, strlen(body), &out);
+	status = api_handle(&f->ctx, method, url, body, strlen(body), &out,
+	    NULL);
 	assert_non_null(out);
 	j = json_loads(out, 0, &err);
 	if (j == NULL || !json_is_object(j))
@@ -757,7 +758,8 @@ non_ascii_child(struct fixture *f, const char *url, const char *body)
 	json_t *j;
 	int status;
 
-	status = api_handle(&f->ctx, "POST", url, body, strlen(body), &out);
+	status = api_handle(&f->ctx, "POST", url, body, strlen(body), &out,
+	    NULL);
 	j = json_loads(out, 0, &err);
 	_exit(status >= 400 && j != NULL &&
 	    json_string_value(json_object_get(j, "Err")) != NULL ? 0 : 2);

@@ -105,8 +105,9 @@ handler_barrier(void)
 
 static int
 handler(void *arg, const char *method, const char *url, const char *body,
-    size_t len, char **out)
+    size_t len, char **out, const char **ctype)
 {
+	(void)ctype;
 	int status = 200;
 	char hash[17];
 	json_t *j;

@@ -1,0 +1,268 @@
+/*
+ * schedule: one thread wakes at every minute boundary (or when kicked),
+ * gathers the schedules, and triggers the ones due. A schedule seen for the
+ * first time starts counting from now; one whose next run after its last
+ * recorded run is already past runs once now, however many runs were
+ * missed.
+ */
+#include "schedule.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "cron.h"
+#include "fleet.h"
+#include "jobs.h"
+#include "log.h"
+#include "meta.h"
+#include "util.h"
+#include "volume.h"
+
+#define SCHEDULE_STATE_MAX (1024 * 1024)
+
+struct schedule {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread;
+	int stopping;
+	int kicked;
+	struct vol_registry *reg;
+	struct fleet *fleet;
+	struct jobs *jobs;
+	char *state_file;
+	json_t *last;		/* key -> epoch of the last run */
+};
+
+struct schedule_item {
+	char *key;		/* "volume/NAME" or "job/NAME/SERVER" */
+	char *volume;
+	char *server;		/* NULL: all of the volume's servers */
+	struct cron cron;
+};
+
+static void
+schedule_items_free(struct schedule_item *items, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(items[i].key);
+		free(items[i].volume);
+		free(items[i].server);
+	}
+	free(items);
+}
+
+/* Every schedule that applies here now. */
+static struct schedule_item *
+schedule_collect(struct schedule *s, size_t *np)
+{
+	struct schedule_item *items = NULL, *it;
+	const struct config_client *me;
+	struct fleet_state *st;
+	const char *name;
+	json_t *vols, *v;
+	size_t n = 0, i;
+
+	vols = vol_schedules(s->reg);
+	json_object_foreach(vols, name, v) {
+		items = xreallocarray(items, n + 1, sizeof *items);
+		it = &items[n];
+		memset(it, 0, sizeof *it);
+		if (cron_parse(json_string_value(v), &it->cron, NULL) != 0)
+			continue;
+		it->key = xasprintf("volume/%s", name);
+		it->volume = xstrdup(name);
+		n++;
+	}
+	json_decref(vols);
+	st = fleet_acquire_config(s->fleet);
+	me = st != NULL ? config_client(st->cfg, st->identity) : NULL;
+	for (i = 0; me != NULL && i < me->njobs; i++) {
+		if (me->jobs[i].volume == NULL || me->jobs[i].server == NULL)
+			continue;
+		items = xreallocarray(items, n + 1, sizeof *items);
+		it = &items[n++];
+		memset(it, 0, sizeof *it);
+		it->cron = me->jobs[i].cron;
+		it->key = xasprintf("job/%s/%s", me->jobs[i].volume,
+		    me->jobs[i].server);
+		it->volume = xstrdup(me->jobs[i].volume);
+		it->server = xstrdup(me->jobs[i].server);
+	}
+	fleet_release(s->fleet, st);
+	*np = n;
+	return items;
+}
+
+static void
+schedule_save(struct schedule *s)
+{
+	char *why = NULL;
+
+	if (meta_write_json(s->state_file, s->last, &why) != 0) {
+		log_error("schedule: %s", why);
+		free(why);
+	}
+}
+
+/* Triggers what is due; returns the soonest next run (or 0). */
+static time_t
+schedule_tick(struct schedule *s)
+{
+	struct schedule_item *items;
+	time_t now = time(NULL), last, next, soonest = 0;
+	size_t n, i;
+	int dirty = 0;
+
+	items = schedule_collect(s, &n);
+	for (i = 0; i < n; i++) {
+		json_t *v = json_object_get(s->last, items[i].key);
+		if (!json_is_integer(v)) {
+			json_object_set_new(s->last, items[i].key,
+			    json_integer((json_int_t)now));
+			dirty = 1;
+			last = now;
+		} else
+			last = (time_t)json_integer_value(v);
+		next = cron_next(&items[i].cron, last);
+		if (next != -1 && next <= now) {
+			if (vol_exists(s->reg, items[i].volume)) {
+				(void)jobs_trigger(s->jobs, items[i].volume,
+				    items[i].server, next + 60 < now ?
+				    "schedule (missed while down)" :
+				    "schedule");
+			} else
+				log_info("schedule %s: no volume %s here",
+				    items[i].key, items[i].volume);
+			json_object_set_new(s->last, items[i].key,
+			    json_integer((json_int_t)now));
+			dirty = 1;
+			next = cron_next(&items[i].cron, now);
+		}
+		if (next != -1 && (soonest == 0 || next < soonest))
+			soonest = next;
+	}
+	if (dirty)
+		schedule_save(s);
+	schedule_items_free(items, n);
+	return soonest;
+}
+
+static void *
+schedule_main(void *arg)
+{
+	struct schedule *s = arg;
+	struct timespec ts;
+	time_t soonest, now;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->stopping) {
+		s->kicked = 0;
+		pthread_mutex_unlock(&s->lock);
+		soonest = schedule_tick(s);
+		pthread_mutex_lock(&s->lock);
+		now = time(NULL);
+		/* At the next minute boundary at the latest (clock changes). */
+		ts.tv_sec = now - now % 60 + 60;
+		if (soonest > now && soonest < ts.tv_sec)
+			ts.tv_sec = soonest;
+		ts.tv_nsec = 0;
+		while (!s->stopping && !s->kicked && pthread_cond_timedwait(
+		    &s->cond, &s->lock, &ts) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+struct schedule *
+schedule_start(struct vol_registry *reg, struct fleet *fleet,
+    struct jobs *jobs, const char *state_file)
+{
+	struct schedule *s = xcalloc(1, sizeof *s);
+	json_error_t jerr;
+	char *text;
+	size_t len;
+
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	s->reg = reg;
+	s->fleet = fleet;
+	s->jobs = jobs;
+	s->state_file = xstrdup(state_file);
+	text = read_file_capped(state_file, SCHEDULE_STATE_MAX, &len);
+	if (text != NULL)
+		s->last = json_loadb(text, len, 0, &jerr);
+	if (text != NULL && !json_is_object(s->last))
+		log_error("schedule: %s is not valid; starting afresh",
+		    state_file);
+	if (!json_is_object(s->last)) {
+		json_decref(s->last);
+		s->last = json_object();
+	}
+	free(text);
+	tzset();
+	if (pthread_create(&s->thread, NULL, schedule_main, s) != 0)
+		fatal("cannot start the scheduler");
+	return s;
+}
+
+void
+schedule_stop(struct schedule *s)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stopping = 1;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->thread, NULL);
+	json_decref(s->last);
+	free(s->state_file);
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+void
+schedule_kick(struct schedule *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->kicked = 1;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+json_t *
+schedule_status(struct schedule *s, const char *volume)
+{
+	struct schedule_item *items;
+	time_t now = time(NULL), next, soonest = 0;
+	json_t *out;
+	char when[32];
+	struct tm tm;
+	size_t n, i;
+
+	out = json_pack("{s:s}", "timezone", tzname[0] != NULL ?
+	    tzname[0] : "UTC");
+	items = schedule_collect(s, &n);
+	for (i = 0; i < n; i++) {
+		if (strcmp(items[i].volume, volume) != 0)
+			continue;
+		next = cron_next(&items[i].cron, now);
+		if (next != -1 && (soonest == 0 || next < soonest))
+			soonest = next;
+	}
+	schedule_items_free(items, n);
+	if (soonest != 0) {
+		gmtime_r(&soonest, &tm);
+		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		json_object_set_new(out, "next", json_string(when));
+	}
+	return out;
+}
