@@ -36,6 +36,23 @@
 #error "PRIVATEER_EXE must name the built privateer binary"
 #endif
 
+/* Formatted paths in a small rotating pool, so tests need not free them. */
+static const char *path(const char *fmt, ...) PRINTFLIKE(1, 2);
+
+static const char *
+path(const char *fmt, ...)
+{
+	static char pool[8][512];
+	static unsigned next;
+	char *buf = pool[next++ % 8];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof pool[0], fmt, ap);
+	va_end(ap);
+	return buf;
+}
+
 struct fixture {
 	char tmp[64];
 	char *root;
@@ -105,10 +122,10 @@ setup(void **state)
 	p = xasprintf("%s/sub/b.bin", f->src);
 	put_file(p, "bravo bravo bravo\n", 0600);
 	free(p);
-	assert_int_equal(link(xasprintf("%s/sub/b.bin", f->src),
-	    xasprintf("%s/hard", f->src)), 0);
+	assert_int_equal(link(path("%s/sub/b.bin", f->src),
+	    path("%s/hard", f->src)), 0);
 	assert_int_equal(symlink("../etc/passwd",
-	    xasprintf("%s/sub/escape", f->src)), 0);
+	    path("%s/sub/escape", f->src)), 0);
 
 	f->port = free_port();
 	client.name = "bob";
@@ -205,11 +222,11 @@ test_backup_restore_round_trip(void **state)
 		assert_memory_equal(buf, "blue", 4);
 	free(p);
 	/* hard link kept */
-	assert_int_equal(stat(xasprintf("%s/hard", dst), &st), 0);
-	assert_int_equal(stat(xasprintf("%s/sub/b.bin", dst), &st2), 0);
+	assert_int_equal(stat(path("%s/hard", dst), &st), 0);
+	assert_int_equal(stat(path("%s/sub/b.bin", dst), &st2), 0);
 	assert_int_equal(st.st_ino, st2.st_ino);
 	/* symlink kept as a link, with its original target (not munged) */
-	len = readlink(xasprintf("%s/sub/escape", dst), buf, sizeof buf - 1);
+	len = readlink(path("%s/sub/escape", dst), buf, sizeof buf - 1);
 	assert_true(len > 0);
 	buf[len] = '\0';
 	assert_string_equal(buf, "../etc/passwd");
@@ -235,20 +252,20 @@ test_second_snapshot_shares_unchanged_files(void **state)
 	p = xasprintf("%s/sub/b.bin", f->src);
 	unlink(p);
 	free(p);
-	unlink(xasprintf("%s/hard", f->src));
+	unlink(path("%s/hard", f->src));
 	backup_ok(f, "vol");
 	assert_int_equal(snap_list(f->root, "bob", "vol", &ids, &n, NULL), 0);
 	assert_int_equal(n, 2);
 	/* unchanged file: the same inode in both snapshots */
-	assert_int_equal(lstat(xasprintf("%s/bob/vol/%s/a.txt", f->root,
+	assert_int_equal(lstat(path("%s/bob/vol/%s/a.txt", f->root,
 	    ids[0]), &s1), 0);
-	assert_int_equal(lstat(xasprintf("%s/bob/vol/%s/a.txt", f->root,
+	assert_int_equal(lstat(path("%s/bob/vol/%s/a.txt", f->root,
 	    ids[1]), &s2), 0);
 	assert_int_equal(s1.st_ino, s2.st_ino);
 	/* deletions reach the new snapshot, the old one is untouched */
-	assert_int_equal(lstat(xasprintf("%s/bob/vol/%s/sub/b.bin", f->root,
+	assert_int_equal(lstat(path("%s/bob/vol/%s/sub/b.bin", f->root,
 	    ids[1]), &s1), -1);
-	assert_int_equal(lstat(xasprintf("%s/bob/vol/%s/sub/b.bin", f->root,
+	assert_int_equal(lstat(path("%s/bob/vol/%s/sub/b.bin", f->root,
 	    ids[0]), &s1), 0);
 	/* latest names the newest */
 	assert_int_equal(snap_resolve(f->root, "bob", "vol", "latest", &p,
@@ -280,7 +297,7 @@ test_wrong_host_key_refused(void **state)
 	assert_non_null(strstr(res.error, "host key of server alice"));
 	assert_non_null(strstr(res.error, "refusing to connect"));
 	repl_result_free(&res);
-	assert_int_equal(access(xasprintf("%s/bob/vol", f->root), F_OK), -1);
+	assert_int_equal(access(path("%s/bob/vol", f->root), F_OK), -1);
 }
 
 static void
@@ -307,7 +324,7 @@ test_probe_writes_nothing(void **state)
 	if (repl_probe(&f->self, &f->srv, &res) != 0)
 		fail_msg("probe failed (%d): %s", res.status, res.error);
 	repl_result_free(&res);
-	assert_int_equal(access(xasprintf("%s/bob/privateer-probe", f->root),
+	assert_int_equal(access(path("%s/bob/privateer-probe", f->root),
 	    F_OK), -1);
 }
 
