@@ -325,6 +325,7 @@ api_run(const struct api_ctx *ctx, const struct api_req *req, char **cause)
 	struct vol_registry *reg = ctx->reg;
 	char *mountpoint = NULL;
 	json_t *j = NULL, *vol;
+	int restoring;
 
 	switch (req->op) {
 	case API_ACTIVATE:
@@ -332,10 +333,20 @@ api_run(const struct api_ctx *ctx, const struct api_req *req, char **cause)
 	case API_CAPABILITIES:
 		return json_pack("{s:{s:s}}", "Capabilities", "Scope", "local");
 	case API_CREATE:
+		/* restore-from: check the plan now, fill in the background;
+		 * Docker re-sends Create for volumes that exist: not again. */
+		restoring = ctx->fleet != NULL && req->opts != NULL &&
+		    json_object_get(req->opts, "restore-from") != NULL &&
+		    !vol_exists(reg, req->name);
+		if (restoring && ops_restore_check(ctx->fleet, req->name,
+		    req->opts, cause) != 0)
+			break;
 		if (vol_create(reg, req->name, req->opts, cause) == 0) {
 			j = json_object();
 			if (ctx->sched != NULL)
 				schedule_kick(ctx->sched);
+			if (restoring)
+				ops_restore_spawn(ctx->fleet, reg, req->name);
 		}
 		break;
 	case API_REMOVE:

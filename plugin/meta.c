@@ -42,7 +42,9 @@ meta_encode(const struct vol_meta *m)
 	char created[32];
 
 	meta_format_time(m->created, created, sizeof created);
-	return json_pack("{s:i, s:s, s:s, s:o, s:o, s:I, s:o}",
+	json_t *j;
+
+	j = json_pack("{s:i, s:s, s:s, s:o, s:o, s:I, s:o}",
 	    "version", META_VERSION,
 	    "name", m->name,
 	    "created", created,
@@ -52,6 +54,9 @@ meta_encode(const struct vol_meta *m)
 	    "last_used_ms", (json_int_t)m->last_used,
 	    "backups", m->backups != NULL ? json_incref(m->backups) :
 	    json_object());
+	if (m->restore != NULL)
+		json_object_set(j, "restore", m->restore);
+	return j;
 }
 
 void
@@ -60,6 +65,7 @@ meta_free(struct vol_meta *m)
 	free(m->name);
 	json_decref(m->options);
 	json_decref(m->backups);
+	json_decref(m->restore);
 	refs_clear(&m->refs);
 	memset(m, 0, sizeof *m);
 }
@@ -115,6 +121,9 @@ meta_decode(const json_t *j, struct vol_meta *m, char **cause)
 	m->name = xstrdup(json_string_value(name));
 	m->options = json_deep_copy(options);
 	m->backups = v != NULL ? json_deep_copy(v) : json_object();
+	v = json_object_get(j, "restore");
+	if (json_is_object(v))
+		m->restore = json_deep_copy(v);
 	v = json_object_get(j, "last_used_ms");
 	if (json_is_integer(v) && json_integer_value(v) > 0)
 		m->last_used = (long long)json_integer_value(v);

@@ -23,6 +23,7 @@ struct vol_meta {
 	struct refs refs;
 	long long last_used;	/* last mount or unmount, ms; 0: never */
 	json_t *backups;	/* per server: last results; owned, may be NULL */
+	json_t *restore;	/* restore-from state, or NULL; owned */
 };
 
 /* Caller owns the result. */

@@ -8,6 +8,7 @@
 #include "ops.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -574,4 +575,205 @@ out:
 	free(data);
 	ops_env_close(f, &env);
 	return rc;
+}
+
+/* Server, source, volume and snapshot of a restore-from volume. */
+static int
+ops_restore_plan(const struct fleet_state *st, const char *name,
+    const struct vopts *o, const char **server, const char **source,
+    const char **volume, char **cause)
+{
+	struct ops_env env;
+	const char **names;
+	char *list;
+	size_t i;
+
+	memset(&env, 0, sizeof env);
+	env.st = (struct fleet_state *)st;
+	*volume = o->restore_volume != NULL ? o->restore_volume : name;
+	if (config_server(st->cfg, o->restore_from) == NULL) {
+		names = xcalloc(st->cfg->nservers + 1, sizeof *names);
+		for (i = 0; i < st->cfg->nservers; i++)
+			names[i] = st->cfg->servers[i].name;
+		list = ops_names(names, st->cfg->nservers);
+		set_cause(cause, "restore-from=%s is not a server in "
+		    "privateer.json (servers: %s)", o->restore_from, list);
+		free(list);
+		free(names);
+		return -1;
+	}
+	*server = o->restore_from;
+	if (o->restore_source != NULL &&
+	    config_client(st->cfg, o->restore_source) == NULL) {
+		names = xcalloc(st->cfg->nclients + 1, sizeof *names);
+		for (i = 0; i < st->cfg->nclients; i++)
+			names[i] = st->cfg->clients[i].name;
+		list = ops_names(names, st->cfg->nclients);
+		set_cause(cause, "restore-source=%s is not a client in "
+		    "privateer.json (clients: %s)", o->restore_source, list);
+		free(list);
+		free(names);
+		return -1;
+	}
+	*source = ops_pick_source(&env, *volume, o->restore_source, cause);
+	return *source != NULL ? 0 : -1;
+}
+
+int
+ops_restore_check(struct fleet *f, const char *name, const json_t *opts,
+    char **cause)
+{
+	const char *server, *source, *volume;
+	struct fleet_state *st;
+	struct vopts o;
+	int rc;
+
+	if (vopts_parse(opts, &o, cause) != 0)
+		return -1;
+	if (o.restore_from == NULL) {
+		vopts_free(&o);
+		return 0;
+	}
+	st = fleet_acquire_config(f);
+	if (st == NULL) {
+		set_cause(cause, "restore-from needs privateer.json, and this "
+		    "plugin has none loaded");
+		vopts_free(&o);
+		return -1;
+	}
+	rc = ops_restore_plan(st, name, &o, &server, &source, &volume, cause);
+	fleet_release(f, st);
+	vopts_free(&o);
+	return rc;
+}
+
+struct ops_restorer {
+	struct fleet *fleet;
+	struct vol_registry *reg;
+	char *name;
+};
+
+static void
+ops_restorer_progress(void *arg, int percent)
+{
+	struct ops_restorer *r = arg;
+
+	vol_restore_progress(r->reg, r->name, percent);
+}
+
+/* One attempt: 0 done, 1 worth retrying, -1 failed for good. */
+static int
+ops_restorer_try(struct ops_restorer *r, const struct vopts *o, char **cause)
+{
+	const char *server, *source, *volume;
+	struct repl_server srv;
+	struct repl_result res;
+	struct ops_env env;
+	char *staging = NULL, *data = NULL, *why = NULL;
+	int rc = 1, ok;
+
+	if (ops_env_open(r->fleet, &env, 1, cause) != 0)
+		return 1;	/* keys may come */
+	if (ops_restore_plan(env.st, r->name, o, &server, &source, &volume,
+	    cause) != 0) {
+		rc = -1;
+		goto out;
+	}
+	if (ops_server(&env, server, &srv, cause) != 0)
+		goto out;
+	env.self.progress = ops_restorer_progress;
+	env.self.progress_arg = r;
+	if (vol_restore_begin(r->reg, r->name, &staging, &data, cause) != 0) {
+		rc = -1;
+		goto out;
+	}
+	log_info("restore of volume %s from %s (%s/%s/%s) starting", r->name,
+	    server, source, volume, o->restore_snapshot != NULL ?
+	    o->restore_snapshot : "latest");
+	ok = repl_restore(&env.self, &srv, source, volume,
+	    o->restore_snapshot != NULL ? o->restore_snapshot : "latest",
+	    staging, &res) == 0;
+	if (vol_restore_end(r->reg, r->name, ok, &why) != 0) {
+		set_cause(cause, "%s", why);
+		free(why);
+		rc = -1;
+	} else if (ok)
+		rc = 0;
+	else {
+		set_cause(cause, "%s", res.error != NULL ? res.error :
+		    "rsync failed");
+		/* The transport failing may pass; rsync refusing will not. */
+		rc = res.status == 255 ? 1 : -1;
+	}
+	repl_result_free(&res);
+out:
+	free(staging);
+	free(data);
+	ops_env_close(r->fleet, &env);
+	return rc;
+}
+
+static void *
+ops_restorer_main(void *arg)
+{
+	struct ops_restorer *r = arg;
+	char *cause = NULL, *why = NULL;
+	json_t *opts;
+	struct vopts o;
+	unsigned delay = 5, attempt;
+	int rc = -1;
+
+	opts = vol_options(r->reg, r->name);
+	if (vopts_parse(opts, &o, &cause) != 0 || o.restore_from == NULL) {
+		if (cause == NULL)
+			cause = xstrdup("the volume has no restore-from");
+	} else {
+		for (attempt = 1; attempt <= 6; attempt++) {
+			free(cause);
+			cause = NULL;
+			rc = ops_restorer_try(r, &o, &cause);
+			if (rc <= 0)
+				break;
+			log_warn("restore of volume %s, attempt %u: %s; trying "
+			    "again in %u s", r->name, attempt, cause, delay);
+			sleep(delay);
+			delay *= 2;
+		}
+		vopts_free(&o);
+	}
+	json_decref(opts);
+	if (rc == 0)
+		log_info("restore of volume %s done", r->name);
+	else
+		log_error("restore of volume %s failed: %s", r->name, cause);
+	if (vol_restore_finish(r->reg, r->name, rc == 0, cause, &why) != 0) {
+		log_error("%s", why);
+		free(why);
+	}
+	free(cause);
+	free(r->name);
+	free(r);
+	return NULL;
+}
+
+void
+ops_restore_spawn(struct fleet *f, struct vol_registry *reg,
+    const char *name)
+{
+	struct ops_restorer *r = xcalloc(1, sizeof *r);
+	pthread_attr_t attr;
+	pthread_t t;
+
+	r->fleet = f;
+	r->reg = reg;
+	r->name = xstrdup(name);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, ops_restorer_main, r) != 0) {
+		(void)vol_restore_finish(reg, name, 0, "cannot start a restore "
+		    "thread", NULL);
+		free(r->name);
+		free(r);
+	}
+	pthread_attr_destroy(&attr);
 }

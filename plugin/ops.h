@@ -41,6 +41,19 @@ int ops_volume_servers(struct fleet *, struct vol_registry *,
 /* One backup of volume to server; 0, or -1 with *cause (and res). */
 int ops_backup_one(struct fleet *, struct vol_registry *, const char *volume,
     const char *server, struct repl_result *res, char **cause);
+/*
+ * For `docker volume create -o restore-from=...`: checks against
+ * privateer.json that the server exists and the source is known and
+ * unambiguous (errors name the candidates). Fast, no network.
+ */
+int ops_restore_check(struct fleet *, const char *name, const json_t *opts,
+    char **cause);
+/*
+ * Fills the pending restore-from volume name in the background (a
+ * detached thread), marking it done or failed in the registry.
+ */
+void ops_restore_spawn(struct fleet *, struct vol_registry *,
+    const char *name);
 /* Handshake and a no-op rsync with every server (or req->server). */
 json_t *ops_check(struct fleet *, const struct ops_request *, char **cause);
 

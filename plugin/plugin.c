@@ -20,6 +20,7 @@
 #include "fleet.h"
 #include "http.h"
 #include "jobs.h"
+#include "ops.h"
 #include "schedule.h"
 #include "log.h"
 #include "util.h"
@@ -52,6 +53,8 @@ plugin_main(int argc, char **argv)
 	const char *socket_path = PLUGIN_SOCKET, *state = PLUGIN_STATE_DIR;
 	const char *mount_root = PLUGIN_MOUNT_ROOT, *level, *config_path, *env;
 	char *sched_file;
+	json_t *pending, *item;
+	size_t i;
 	struct fleet_options fo;
 	struct api_ctx ctx;
 	struct vol_registry *reg;
@@ -124,6 +127,14 @@ plugin_main(int argc, char **argv)
 	ctx.fleet = fleet_start(&fo);
 	env = getenv("PRIVATEER_RETRY_SECONDS");
 	ctx.jobs = jobs_start(reg, ctx.fleet, 2, env != NULL ? atoi(env) : 0);
+	env = getenv("PRIVATEER_RESTORE_WAIT");
+	if (env != NULL && *env != '\0')
+		vol_set_restore_wait(reg, atoi(env));
+	/* Restores cut short by a restart start over. */
+	pending = vol_pending_restores(reg);
+	json_array_foreach(pending, i, item)
+		ops_restore_spawn(ctx.fleet, reg, json_string_value(item));
+	json_decref(pending);
 	sched_file = xasprintf("%s/schedule.json", state);
 	ctx.sched = schedule_start(reg, ctx.fleet, ctx.jobs, sched_file);
 	free(sched_file);

@@ -34,6 +34,7 @@ struct vol {
 	char *data;		/* <volumes>/<name>/data */
 	char *mountpoint;	/* <mount root>/<name> */
 	char *staging;		/* a restore in progress, or NULL */
+	int restore_percent;	/* of a pending restore-from */
 };
 
 struct vol_registry {
@@ -45,6 +46,8 @@ struct vol_registry {
 	char *mount_root;
 	struct vol **v;
 	size_t n;
+	pthread_cond_t restored;	/* a restore-from finished */
+	int restore_wait;		/* seconds Mount waits for one */
 
 	pthread_t reaper;
 	pthread_mutex_t reaper_lock;
@@ -200,6 +203,17 @@ vol_new(struct vol_registry *reg, const char *name)
 	v->data = xasprintf("%s/data", v->dir);
 	v->mountpoint = xasprintf("%s/%s", reg->mount_root, name);
 	return v;
+}
+
+static int
+vol_restore_pending(const struct vol *v)
+{
+	const char *state;
+
+	if (v->meta.restore == NULL)
+		return 0;
+	state = json_string_value(json_object_get(v->meta.restore, "state"));
+	return state != NULL && strcmp(state, "pending") == 0;
 }
 
 static struct vol *
@@ -440,6 +454,8 @@ vol_open(const char *state_dir, const char *mount_root,
 	struct vol_registry *reg = xcalloc(1, sizeof *reg);
 
 	pthread_mutex_init(&reg->lock, NULL);
+	pthread_cond_init(&reg->restored, NULL);
+	reg->restore_wait = 60;
 	pthread_mutex_init(&reg->reaper_lock, NULL);
 	pthread_cond_init(&reg->reaper_cond, NULL);
 	reg->os = os;
@@ -488,6 +504,7 @@ vol_close(struct vol_registry *reg)
 	free(reg->trash_dir);
 	free(reg->mount_root);
 	pthread_cond_destroy(&reg->reaper_cond);
+	pthread_cond_destroy(&reg->restored);
 	pthread_mutex_destroy(&reg->reaper_lock);
 	pthread_mutex_destroy(&reg->lock);
 	free(reg);
@@ -523,6 +540,8 @@ vol_create_locked(struct vol_registry *reg, const char *name,
 	v->meta.name = xstrdup(name);
 	v->meta.created = time(NULL);
 	v->meta.options = json_incref(given);
+	if (v->opts.restore_from != NULL)
+		v->meta.restore = json_pack("{s:s}", "state", "pending");
 
 	random_hex(suffix, 16);
 	tmp = xasprintf("%s/%s.%s", reg->tmp_dir, name, suffix);
@@ -619,6 +638,7 @@ vol_remove(struct vol_registry *reg, const char *name, char **cause)
 		log_warn("syncing %s: %s", reg->volumes_dir, strerror(errno));
 	vol_detach(reg, v);
 	vol_free(v);
+	pthread_cond_broadcast(&reg->restored);
 	vol_reap_request(reg);
 	log_info("removed volume %s", name);
 	rc = 0;
@@ -640,6 +660,36 @@ vol_mount(struct vol_registry *reg, const char *name, const char *id,
 	v = vol_lookup(reg, name, cause);
 	if (v == NULL)
 		goto out;
+	if (vol_restore_pending(v)) {
+		struct timespec ts;
+		int timed_out = 0;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += reg->restore_wait;
+		for (;;) {
+			/* The volume may have been removed while we waited. */
+			if (vol_find(reg, name) != v) {
+				set_cause(cause, "no such volume: %s", name);
+				goto out;
+			}
+			if (!vol_restore_pending(v))
+				break;
+			if (timed_out) {
+				set_cause(cause, "volume %s is still being "
+				    "restored (%d%%)", name, v->restore_percent);
+				goto out;
+			}
+			timed_out = pthread_cond_timedwait(&reg->restored,
+			    &reg->lock, &ts) == ETIMEDOUT;
+		}
+	}
+	if (v->meta.restore != NULL && strcmp(json_string_value(
+	    json_object_get(v->meta.restore, "state")), "failed") == 0) {
+		set_cause(cause, "volume %s could not be restored: %s; remove "
+		    "it and create it again", name, json_string_value(
+		    json_object_get(v->meta.restore, "error")));
+		goto out;
+	}
 	if (v->staging != NULL) {
 		set_cause(cause, "volume %s is being restored; mount it when "
 		    "the restore has finished", name);
@@ -784,6 +834,12 @@ vol_status(const struct vol *v)
 		json_object_set_new(restore, "snapshot", json_string(
 		    v->opts.restore_snapshot != NULL ?
 		    v->opts.restore_snapshot : "latest"));
+		if (v->meta.restore != NULL) {
+			json_object_update(restore, v->meta.restore);
+			if (vol_restore_pending(v))
+				json_object_set_new(restore, "progress",
+				    json_integer(v->restore_percent));
+		}
 		json_object_set_new(status, "restore", restore);
 	}
 	return status;
@@ -1070,4 +1126,82 @@ vol_exists(struct vol_registry *reg, const char *name)
 	found = vol_find(reg, name) != NULL;
 	pthread_mutex_unlock(&reg->lock);
 	return found;
+}
+
+void
+vol_set_restore_wait(struct vol_registry *reg, int seconds)
+{
+	pthread_mutex_lock(&reg->lock);
+	reg->restore_wait = seconds > 0 ? seconds : 0;
+	pthread_mutex_unlock(&reg->lock);
+}
+
+json_t *
+vol_pending_restores(struct vol_registry *reg)
+{
+	json_t *names = json_array();
+	size_t i;
+
+	pthread_mutex_lock(&reg->lock);
+	for (i = 0; i < reg->n; i++) {
+		if (vol_restore_pending(reg->v[i]))
+			json_array_append_new(names,
+			    json_string(reg->v[i]->meta.name));
+	}
+	pthread_mutex_unlock(&reg->lock);
+	return names;
+}
+
+void
+vol_restore_progress(struct vol_registry *reg, const char *name, int percent)
+{
+	struct vol *v;
+
+	pthread_mutex_lock(&reg->lock);
+	v = vol_find(reg, name);
+	if (v != NULL)
+		v->restore_percent = percent;
+	pthread_mutex_unlock(&reg->lock);
+}
+
+int
+vol_restore_finish(struct vol_registry *reg, const char *name, int ok,
+    const char *error, char **cause)
+{
+	struct vol *v;
+	int rc = -1;
+
+	pthread_mutex_lock(&reg->lock);
+	v = vol_lookup(reg, name, cause);
+	if (v != NULL) {
+		json_decref(v->meta.restore);
+		v->meta.restore = json_pack("{s:s}", "state", ok ? "done" :
+		    "failed");
+		if (!ok) {
+			char *clean = utf8_clip(error != NULL ? error :
+			    "failed", 2000);
+			json_object_set_new(v->meta.restore, "error",
+			    json_string(clean));
+			free(clean);
+		}
+		v->restore_percent = ok ? 100 : v->restore_percent;
+		rc = meta_save(v->dir, &v->meta, cause);
+		pthread_cond_broadcast(&reg->restored);
+	}
+	pthread_mutex_unlock(&reg->lock);
+	return rc;
+}
+
+json_t *
+vol_options(struct vol_registry *reg, const char *name)
+{
+	struct vol *v;
+	json_t *o = NULL;
+
+	pthread_mutex_lock(&reg->lock);
+	v = vol_find(reg, name);
+	if (v != NULL && v->meta.options != NULL)
+		o = json_deep_copy(v->meta.options);
+	pthread_mutex_unlock(&reg->lock);
+	return o;
 }

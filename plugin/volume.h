@@ -31,6 +31,8 @@ struct vol_registry;
  */
 struct vol_registry *vol_open(const char *state_dir, const char *mount_root,
     const struct vol_os *os, char **cause);
+/* How long Mount waits for a restore-from volume to be filled (seconds). */
+void vol_set_restore_wait(struct vol_registry *, int seconds);
 void vol_close(struct vol_registry *);
 
 /* opts is a JSON object of strings or NULL; not taken. */
@@ -96,6 +98,20 @@ int vol_exists(struct vol_registry *, const char *name);
 int vol_on_unmount(struct vol_registry *, const char *name);
 /* {name: "cron expression"} of volumes with schedule=; caller owns. */
 json_t *vol_schedules(struct vol_registry *);
+/*
+ * Volumes created with restore-from are "pending" until their restore
+ * finishes: Mount waits for it (bounded), then fails with the progress or
+ * the reason of a failed restore.
+ */
+/* Names of volumes whose restore is pending (after a restart too). */
+json_t *vol_pending_restores(struct vol_registry *);
+void vol_restore_progress(struct vol_registry *, const char *name,
+    int percent);
+/* Marks the restore done, or failed with error; persisted. */
+int vol_restore_finish(struct vol_registry *, const char *name, int ok,
+    const char *error, char **cause);
+/* The volume's options as given at Create (caller owns), or NULL. */
+json_t *vol_options(struct vol_registry *, const char *name);
 /* Waits until removed volumes' data is deleted (tests, shutdown). */
 void vol_reap_wait(struct vol_registry *);
 

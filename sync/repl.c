@@ -117,6 +117,10 @@ repl_restore_argv(struct repl_argv *a, const struct repl_self *self,
 	repl_common(a, self, srv, 1);
 	repl_add(a, xstrdup("--compress-choice=zstd"));
 	repl_add(a, xstrdup("--stats"));
+	if (self->progress != NULL) {
+		repl_add(a, xstrdup("--info=progress2"));
+		repl_add(a, xstrdup("--no-inc-recursive"));
+	}
 	repl_add(a, repl_remote(srv, rpath));
 	repl_add(a, xasprintf("%s/", into));
 	free(rpath);
@@ -232,6 +236,26 @@ repl_drain(int fd, char **buf, size_t *len, size_t cap)
 	return 0;
 }
 
+/* The last "NN%" of rsync's --info=progress2 lines, reported onwards. */
+static void
+repl_progress(const struct repl_self *self, const char *buf, size_t len)
+{
+	size_t i = len;
+	int pct = 0, mult = 1;
+
+	while (i > 0 && buf[i - 1] != '%')
+		i--;
+	if (i == 0)
+		return;
+	for (i--; i > 0 && buf[i - 1] >= '0' && buf[i - 1] <= '9' &&
+	    mult <= 100; i--) {
+		pct += (buf[i - 1] - '0') * mult;
+		mult *= 10;
+	}
+	if (mult > 1 && pct <= 100)
+		self->progress(self->progress_arg, pct);
+}
+
 /* Runs argv; fills res; *out gets stdout (caller frees). */
 static int
 repl_run(const struct repl_self *self, const struct repl_server *srv,
@@ -271,9 +295,12 @@ repl_run(const struct repl_self *self, const struct repl_server *srv,
 		pfd[1].events = POLLIN;
 		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
 			break;
-		if (!oeof && pfd[0].revents != 0)
+		if (!oeof && pfd[0].revents != 0) {
 			oeof = repl_drain(sp.out, &obuf, &olen,
 			    REPL_OUTPUT_MAX);
+			if (self->progress != NULL && obuf != NULL)
+				repl_progress(self, obuf, olen);
+		}
 		if (!eeof && pfd[1].revents != 0)
 			eeof = repl_drain(sp.err, &ebuf, &elen,
 			    REPL_ERROR_MAX);

@@ -16,6 +16,10 @@ struct repl_self {
 	const char *private_key;	/* its key; never leaves memory/fd */
 	const char *rsync;		/* absolute path of rsync */
 	const char *exe;		/* absolute path of privateer */
+	/* Optional: called with the overall percentage as rsync reports it
+	 * (--info=progress2); restores only. */
+	void (*progress)(void *arg, int percent);
+	void *progress_arg;
 };
 
 struct repl_server {

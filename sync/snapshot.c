@@ -19,6 +19,15 @@
 #include "log.h"
 #include "util.h"
 
+/* Seconds a push waits for another push of the same volume. */
+static int snap_lock_seconds = 600;
+
+void
+snap_set_lock_wait(int seconds)
+{
+	snap_lock_seconds = seconds;
+}
+
 int
 snap_id_valid(const char *s)
 {
@@ -102,6 +111,7 @@ snap_begin(const char *root, const char *client, const char *volume,
 	char latest[SNAP_ID_LEN + 1], *lock, *path;
 	struct stat st;
 	time_t now;
+	int waited;
 
 	memset(p, 0, sizeof *p);
 	p->lock_fd = -1;
@@ -110,9 +120,20 @@ snap_begin(const char *root, const char *client, const char *volume,
 	lock = xasprintf("%s/.lock", p->dir);
 	p->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	free(lock);
-	if (p->lock_fd < 0 || flock(p->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-		set_cause(cause, "another backup of %s from %s is running",
-		    volume, client);
+	/* Pushes of one volume by one client take turns (a scheduled one
+	 * and a manual one, say); a stuck one does not block forever. */
+	for (waited = 0; p->lock_fd >= 0 &&
+	    flock(p->lock_fd, LOCK_EX | LOCK_NB) != 0; waited++) {
+		if (errno != EWOULDBLOCK || waited >= snap_lock_seconds * 5) {
+			set_cause(cause, "another backup of %s from %s is "
+			    "still running", volume, client);
+			goto fail;
+		}
+		usleep(200000);
+	}
+	if (p->lock_fd < 0) {
+		set_cause(cause, "locking %s/%s: %s", client, volume,
+		    strerror(errno));
 		goto fail;
 	}
 	/* One snapshot per second: wait out a collision with the last. */

@@ -40,9 +40,12 @@ void snap_id_format(time_t t, char out[SNAP_ID_LEN + 1]);
 int snap_id_parse(const char *id, time_t *out);
 
 /*
- * Starts a push of client's volume: takes the lock (failing at once if
- * another push holds it), picks a new ID, makes the partial directory.
+ * Starts a push of client's volume: takes the lock (waiting up to ten
+ * minutes for another push of the same volume), picks a new ID, makes the
+ * partial directory.
  */
+/* How long snap_begin waits for the lock (default 600 s; tests use 0). */
+void snap_set_lock_wait(int seconds);
 int snap_begin(const char *root, const char *client, const char *volume,
     struct snap_push *out, char **cause);
 /* Makes the partial snapshot complete and latest; releases the lock. */

@@ -69,6 +69,6 @@ curl -s --unix-socket "$sock" --max-time 1 -H 'Content-Length: 100000' \
 
 e2e_log "the plugin still serves Docker, is the same process, and wrote nothing"
 assert_eq "$(e2e_plugin_pid h)" "$pid" "plugin PID (it must not have crashed)"
-assert_eq "$(run_bb h --rm -v good:/data -- cat /data/f)" safe "volume after bad input"
 assert_eq "$(snapshot)" "$before" "state directory after bad input"
+assert_eq "$(run_bb h --rm -v good:/data -- cat /data/f)" safe "volume after bad input"
 assert_eq "$(dk h volume ls -q -f driver=privateer:latest)" good "volume list after bad input"

@@ -45,7 +45,9 @@ out=$(B check --connection)
 assert_contains "$out" "connection alice: ok" "check --connection"
 
 e2e_log "a volume with owners, modes, a hard link, a symlink and an xattr"
-dk bob volume create -d privateer -o backup=alice data >/dev/null
+# on-unmount=false: this test drives replication by hand (test_triggers
+# covers the automatic kind).
+dk bob volume create -d privateer -o backup=alice -o on-unmount=false data >/dev/null
 run_bb bob --rm -v data:/data -- sh -c '
 	mkdir -p /data/db/base && echo "row 1" > /data/db/base/t1 &&
 	head -c 300000 /dev/urandom > /data/db/base/big &&
