@@ -211,7 +211,8 @@ rsync_split(const char *command, char ***wordsp, size_t *np, char **cause)
 		}
 		if (*p == '\\') {
 			p++;
-			if (*p == '\0' || (unsigned char)*p < 0x20) {
+			if (*p == '\0' || (unsigned char)*p < 0x20 ||
+			    *p == 0x7f) {
 				set_cause(cause, "the command ends in a "
 				    "backslash or escapes a control character");
 				goto fail;
@@ -267,6 +268,10 @@ rsync_short(const char *arg, char **cause)
 	const char *p;
 	size_t i;
 
+	if (arg[1] == '\0') {
+		set_cause(cause, "a lone \"-\" is not an option");
+		return -1;
+	}
 	if (strchr(RSYNC_SHORT_NUM, arg[1]) != NULL) {
 		if (!rsync_number(arg + 2)) {
 			set_cause(cause, "option %.32s needs a number", arg);
@@ -278,7 +283,7 @@ rsync_short(const char *arg, char **cause)
 		if (strchr(RSYNC_SHORT, *p) != NULL)
 			continue;
 		/* rsync's capability tail: e<digits>.<letters> */
-		if (*p == 'e' && p != arg + 1) {
+		if (*p == 'e') {
 			const char *q = p + 1;
 			while (isdigit((unsigned char)*q))
 				q++;

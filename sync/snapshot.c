@@ -31,6 +31,7 @@ snap_set_lock_wait(int seconds)
 int
 snap_id_valid(const char *s)
 {
+	time_t t;
 	size_t i;
 
 	if (strlen(s) != SNAP_ID_LEN || s[8] != 'T' || s[15] != 'Z')
@@ -39,7 +40,7 @@ snap_id_valid(const char *s)
 		if (i != 8 && !isdigit((unsigned char)s[i]))
 			return 0;
 	}
-	return 1;
+	return snap_id_parse(s, &t) == 0;
 }
 
 void
@@ -57,14 +58,18 @@ snap_id_parse(const char *id, time_t *out)
 	struct tm tm;
 	const char *end;
 
-	if (!snap_id_valid(id))
+	if (strlen(id) != SNAP_ID_LEN || id[8] != 'T' || id[15] != 'Z')
 		return -1;
+	char again[SNAP_ID_LEN + 1];
+
 	memset(&tm, 0, sizeof tm);
 	end = strptime(id, "%Y%m%dT%H%M%SZ", &tm);
 	if (end == NULL || *end != '\0')
 		return -1;
 	*out = timegm(&tm);
-	return 0;
+	/* strptime/timegm accept Feb 31 and roll it over: refuse it. */
+	snap_id_format(*out, again);
+	return strcmp(again, id) == 0 ? 0 : -1;
 }
 
 static int
@@ -290,8 +295,17 @@ snap_list(const char *root, const char *client, const char *volume,
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+		char *p;
+
 		if (!snap_id_valid(de->d_name))
 			continue;
+		p = xasprintf("%s/%s", dir, de->d_name);
+		if (lstat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			free(p);
+			continue;
+		}
+		free(p);
 		ids = xreallocarray(ids, n + 1, sizeof *ids);
 		ids[n++] = xstrdup(de->d_name);
 	}
@@ -469,7 +483,14 @@ snap_recover_volume(const char *dir)
 	closedir(d);
 	snap_latest_id(dir, latest);
 	path = xasprintf("%s/%s", dir, latest);
-	if (newest != NULL && (*latest == '\0' || lstat(path, &st) != 0)) {
+	if (newest == NULL && *latest != '\0' && lstat(path, &st) != 0) {
+		char *link = xasprintf("%s/latest", dir);
+		log_warn("%s names no snapshot and none is complete; removing "
+		    "it", link);
+		unlink(link);
+		free(link);
+	} else if (newest != NULL && (*latest == '\0' ||
+	    lstat(path, &st) != 0)) {
 		log_warn("%s/latest names no complete snapshot; pointing it "
 		    "at %s", dir, newest);
 		if (snap_set_latest(dir, newest, &why) != 0) {
