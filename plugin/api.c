@@ -6,7 +6,10 @@
 #include "api.h"
 
 #include <stdlib.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fleet.h"
 #include "jobs.h"
@@ -139,6 +142,14 @@ api_decode_privateer(const json_t *doc, struct api_req *req, char **cause)
 			return -1;
 		}
 		req->dry_run = json_is_true(dry);
+	}
+	dry = json_object_get(doc, "Stream");
+	if (dry != NULL && !json_is_null(dry)) {
+		if (!json_is_boolean(dry)) {
+			set_cause(cause, "field Stream must be true or false");
+			return -1;
+		}
+		req->stream = json_is_true(dry);
 	}
 	return 0;
 }
@@ -415,9 +426,114 @@ api_run(const struct api_ctx *ctx, const struct api_req *req, char **cause)
 	return j;
 }
 
+/* ---- streamed Privateer.Backup / .Restore ---- */
+
+struct api_stream {
+	struct api_ctx ctx;
+	struct api_req req;	/* owned */
+	int fd;			/* write end */
+};
+
+static void
+api_stream_line(int fd, json_t *j)
+{
+	char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	json_decref(j);
+	if (text == NULL)
+		return;
+	/* The reader may have gone: EPIPE is fine, SIGPIPE is ignored. */
+	(void)write_all(fd, text, strlen(text));
+	(void)write_all(fd, "\n", 1);
+	free(text);
+}
+
+static void
+api_stream_progress(void *arg, const char *server, int percent,
+    uint64_t bytes, uint64_t files)
+{
+	struct api_stream *st = arg;
+
+	api_stream_line(st->fd, json_pack("{s:{s:s, s:i, s:I, s:I}}",
+	    "Progress", "Server", server, "Percent", percent, "Bytes",
+	    (json_int_t)bytes, "Files", (json_int_t)files));
+}
+
+static void *
+api_stream_main(void *arg)
+{
+	struct api_stream *st = arg;
+	struct ops_request o;
+	char *cause = NULL, *clean;
+	json_t *j;
+
+	memset(&o, 0, sizeof o);
+	o.volume = st->req.volume;
+	o.server = st->req.server;
+	o.source = st->req.source;
+	o.snapshot = st->req.snapshot;
+	o.to_volume = st->req.to_volume;
+	o.progress = api_stream_progress;
+	o.progress_arg = st;
+	j = st->req.op == API_BACKUP ? ops_backup(st->ctx.fleet, st->ctx.reg,
+	    &o, &cause) : ops_restore(st->ctx.fleet, st->ctx.reg, &o, &cause);
+	if (j == NULL) {
+		clean = utf8_clean(cause != NULL ? cause : "failed");
+		j = json_pack("{s:s}", "Err", clean);
+		free(clean);
+	}
+	api_stream_line(st->fd, j);
+	free(cause);
+	close(st->fd);
+	api_req_free(&st->req);
+	free(st);
+	return NULL;
+}
+
+/* Starts the operation in its own thread; 0 and *stream, or -1. */
+static int
+api_stream_start(const struct api_ctx *ctx, struct api_req *req,
+    int *stream)
+{
+	struct api_stream *st;
+	pthread_attr_t attr;
+	pthread_t t;
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC) != 0)
+		return -1;
+	st = xcalloc(1, sizeof *st);
+	st->ctx = *ctx;
+	st->req = *req;		/* takes the request's strings */
+	memset(req, 0, sizeof *req);
+	st->fd = p[1];
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, api_stream_main, st) != 0) {
+		pthread_attr_destroy(&attr);
+		*req = st->req;
+		free(st);
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	pthread_attr_destroy(&attr);
+	*stream = p[0];
+	return 0;
+}
+
 int
 api_handle(const struct api_ctx *ctx, const char *method, const char *url,
     const char *body, size_t len, char **out, const char **ctype)
+{
+	return api_handle_stream(ctx, method, url, body, len, out, ctype,
+	    NULL);
+}
+
+int
+api_handle_stream(const struct api_ctx *ctx, const char *method,
+    const char *url, const char *body, size_t len, char **out,
+    const char **ctype, int *stream)
 {
 	struct api_req req;
 	char *cause = NULL;
@@ -450,6 +566,13 @@ api_handle(const struct api_ctx *ctx, const char *method, const char *url,
 	}
 	log_debug("%s %s%s%s", url + 1, req.name != NULL ? req.name : "",
 	    req.id != NULL ? " id=" : "", req.id != NULL ? req.id : "");
+	*out = NULL;
+	if (stream != NULL && req.stream && !req.dry_run && ctx->fleet !=
+	    NULL && (req.op == API_BACKUP || req.op == API_RESTORE) &&
+	    api_stream_start(ctx, &req, stream) == 0) {
+		api_req_free(&req);
+		return 200;
+	}
 	j = api_run(ctx, &req, &cause);
 	if (j != NULL) {
 		*out = api_dump(j);

@@ -43,6 +43,7 @@ struct api_req {
 	char *snapshot;
 	char *to_volume;
 	int dry_run;
+	int stream;
 };
 
 /* The operation served at url, or -1 if none. */
@@ -77,5 +78,14 @@ struct api_ctx {
  */
 int api_handle(const struct api_ctx *, const char *method, const char *url,
     const char *body, size_t len, char **out, const char **ctype);
+/*
+ * api_handle, and for a Privateer.Backup or .Restore with "Stream": true,
+ * a streamed answer instead: *out stays NULL and *stream is a pipe that
+ * carries one JSON object per line — {"Progress": {...}} as rsync reports
+ * it, then the answer the unstreamed call would give (or {"Err": ...}).
+ */
+int api_handle_stream(const struct api_ctx *, const char *method,
+    const char *url, const char *body, size_t len, char **out,
+    const char **ctype, int *stream);
 
 #endif

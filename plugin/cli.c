@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -41,6 +42,7 @@ static int cli_backup(struct cli *, int, char **);
 static int cli_restore(struct cli *, int, char **);
 static int cli_snapshots(struct cli *, int, char **);
 static int cli_status(struct cli *, int, char **);
+static void cli_bytes(double, char *, size_t);
 static int cli_check(struct cli *, int, char **);
 static int cli_reload(struct cli *, int, char **);
 static int cli_version(struct cli *, int, char **);
@@ -255,6 +257,161 @@ cli_plugin_call(const struct cli *cli, const char *op, const json_t *body,
 	}
 	rc = 0;
 out:
+	free(url);
+	free(socket);
+	return rc;
+}
+
+/* ---- streamed operations with progress ---- */
+
+struct cli_stream {
+	char *line;		/* partial line */
+	size_t len;
+	json_t *last;		/* the final answer */
+	int tty;
+	int last_step;		/* plain output: last 10% step printed */
+	struct timespec t0;
+	int drawn;
+};
+
+static void
+cli_progress(struct cli_stream *cs, json_t *p)
+{
+	const char *server = json_string_value(json_object_get(p, "Server"));
+	double pct = json_number_value(json_object_get(p, "Percent"));
+	double bytes = json_number_value(json_object_get(p, "Bytes"));
+	double files = json_number_value(json_object_get(p, "Files"));
+	struct timespec now;
+	char done[32], rate[32], eta[32], bar[21];
+	double secs;
+	int i, fill;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	secs = (double)(now.tv_sec - cs->t0.tv_sec) +
+	    (double)(now.tv_nsec - cs->t0.tv_nsec) / 1e9;
+	cli_bytes(bytes, done, sizeof done);
+	cli_bytes(secs > 0 ? bytes / secs : 0, rate, sizeof rate);
+	if (pct > 0 && pct < 100 && secs > 0) {
+		double left = secs * (100 - pct) / pct;
+		snprintf(eta, sizeof eta, "%d:%02d", (int)left / 60,
+		    (int)left % 60);
+	} else
+		snprintf(eta, sizeof eta, "-");
+	if (cs->tty) {
+		fill = (int)(pct / 5);
+		for (i = 0; i < 20; i++)
+			bar[i] = i < fill ? '#' : '.';
+		bar[20] = '\0';
+		fprintf(stderr, "\r%s [%s] %3.0f%% %s, %.0f files, %s/s, ETA %s "
+		    "  ", server != NULL ? server : "", bar, pct, done, files,
+		    rate, eta);
+		cs->drawn = 1;
+	} else if ((int)pct / 10 > cs->last_step) {
+		cs->last_step = (int)pct / 10;
+		printf("%s: %.0f%% (%s, %.0f files, %s/s)\n", server != NULL ?
+		    server : "", pct, done, files, rate);
+		fflush(stdout);
+	}
+}
+
+static size_t
+cli_stream_write(char *data, size_t size, size_t n, void *arg)
+{
+	struct cli_stream *cs = arg;
+	size_t len = size * n, i;
+	json_t *j;
+
+	for (i = 0; i < len; i++) {
+		if (data[i] != '\n') {
+			if (cs->len >= CLI_RESPONSE_MAX)
+				return 0;
+			cs->line = xreallocarray(cs->line, cs->len + 2, 1);
+			cs->line[cs->len++] = data[i];
+			continue;
+		}
+		j = json_loadb(cs->line != NULL ? cs->line : "", cs->len, 0,
+		    NULL);
+		cs->len = 0;
+		if (j == NULL)
+			continue;
+		if (json_object_get(j, "Progress") != NULL) {
+			cli_progress(cs, json_object_get(j, "Progress"));
+			json_decref(j);
+		} else {
+			json_decref(cs->last);
+			cs->last = j;
+		}
+	}
+	return len;
+}
+
+/*
+ * POSTs body with "Stream": true to /Privateer.<op>, showing progress;
+ * *out is the final answer. -1 with *cause if it failed.
+ */
+static int
+cli_stream_call(const struct cli *cli, const char *op, json_t *body,
+    json_t **out, char **cause)
+{
+	char errbuf[CURL_ERROR_SIZE] = "", *socket, *url, *text;
+	struct curl_slist *headers = NULL;
+	struct cli_stream cs;
+	const char *err;
+	CURLcode code;
+	CURL *curl;
+	long status = 0;
+	int rc = -1;
+
+	*out = NULL;
+	socket = cli_socket(cli, cause);
+	if (socket == NULL)
+		return -1;
+	memset(&cs, 0, sizeof cs);
+	cs.tty = isatty(STDERR_FILENO);
+	clock_gettime(CLOCK_MONOTONIC, &cs.t0);
+	json_object_set_new(body, "Stream", json_true());
+	text = json_dumps(body, JSON_COMPACT);
+	url = xasprintf("http://privateer/Privateer.%s", op);
+	curl = curl_easy_init();
+	if (curl == NULL)
+		fatal("curl_easy_init failed");
+	headers = curl_slist_append(headers, "Content-Type: application/json");
+	curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, socket);
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, cli_stream_write);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &cs);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
+	code = curl_easy_perform(curl);
+	if (cs.drawn)
+		fputc('\n', stderr);
+	if (code != CURLE_OK) {
+		set_cause(cause, "%s: %s", socket, *errbuf != '\0' ? errbuf :
+		    curl_easy_strerror(code));
+		goto out;
+	}
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	if (cs.last == NULL) {
+		set_cause(cause, "the plugin sent no answer");
+		goto out;
+	}
+	err = json_string_value(json_object_get(cs.last, "Err"));
+	if (status != 200 || (err != NULL && json_object_get(cs.last,
+	    "Results") == NULL)) {
+		set_cause(cause, "%s", err != NULL ? err : "the plugin failed");
+		goto out;
+	}
+	*out = cs.last;
+	cs.last = NULL;
+	rc = 0;
+out:
+	json_decref(cs.last);
+	free(cs.line);
+	curl_slist_free_all(headers);
+	curl_easy_cleanup(curl);
+	free(text);
 	free(url);
 	free(socket);
 	return rc;
@@ -665,9 +822,8 @@ cli_backup(struct cli *cli, int argc, char **argv)
 		return 2;
 	}
 	req = cli_opts_json(&o);
-	if (!o.dry_run && isatty(STDOUT_FILENO))
-		printf("backing up %s ...\n", o.volume);
-	if (cli_plugin_call(cli, "Backup", req, &resp, &cause) != 0) {
+	if ((o.dry_run ? cli_plugin_call(cli, "Backup", req, &resp, &cause) :
+	    cli_stream_call(cli, "Backup", req, &resp, &cause)) != 0) {
 		json_decref(req);
 		cli_fail("backup: %s", cause);
 		free(cause);
@@ -712,9 +868,8 @@ cli_restore(struct cli *cli, int argc, char **argv)
 		return 2;
 	}
 	req = cli_opts_json(&o);
-	if (!o.dry_run && isatty(STDOUT_FILENO))
-		printf("restoring %s ...\n", o.volume);
-	if (cli_plugin_call(cli, "Restore", req, &resp, &cause) != 0) {
+	if ((o.dry_run ? cli_plugin_call(cli, "Restore", req, &resp, &cause) :
+	    cli_stream_call(cli, "Restore", req, &resp, &cause)) != 0) {
 		json_decref(req);
 		cli_fail("restore: %s", cause);
 		free(cause);

@@ -55,6 +55,24 @@ http_reply(struct MHD_Connection *conn, int status, char *body,
 	return r;
 }
 
+/* A body read from fd as it is written (progress, then a result). */
+static enum MHD_Result
+http_stream(struct MHD_Connection *conn, int status, int fd, const char *ctype)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result r;
+
+	resp = MHD_create_response_from_pipe(fd);
+	if (resp == NULL) {
+		close(fd);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	r = MHD_queue_response(conn, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
 static enum MHD_Result
 http_access(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -64,6 +82,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
 	struct http_request *req = *con_cls;
 	const char *ctype;
 	char *out = NULL;
+	int stream;
 	int status;
 	size_t n;
 
@@ -101,8 +120,11 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
 		req->body = xcalloc(1, 1);
 	req->body[req->len] = '\0';
 	ctype = HTTP_JSON_TYPE;
+	stream = -1;
 	status = srv->handler(srv->arg, method, url, req->body, req->len, &out,
-	    &ctype);
+	    &ctype, &stream);
+	if (out == NULL && stream >= 0)
+		return http_stream(conn, status, stream, ctype);
 	return http_reply(conn, status, out, ctype);
 }
 

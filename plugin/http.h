@@ -11,10 +11,13 @@
 /*
  * Serves one request: returns the HTTP status and sets *out to a response
  * body the server frees, and *ctype to its content type (static string).
+ * Or, for a streamed answer, leaves *out NULL and sets *stream to the read
+ * end of a pipe whose contents become the body (the server closes it).
  * body is NUL-terminated.
  */
 typedef int (*http_handler)(void *arg, const char *method, const char *url,
-    const char *body, size_t len, char **out, const char **ctype);
+    const char *body, size_t len, char **out, const char **ctype,
+    int *stream);
 
 struct http_server;
 

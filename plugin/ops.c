@@ -127,6 +127,20 @@ ops_result(const char *server, const struct repl_result *r)
 	return j;
 }
 
+struct ops_relay {
+	const struct ops_request *req;
+	const char *server;
+};
+
+static void
+ops_relay_progress(void *arg, int percent, uint64_t bytes, uint64_t files)
+{
+	struct ops_relay *r = arg;
+
+	r->req->progress(r->req->progress_arg, r->server, percent, bytes,
+	    files);
+}
+
 /* The servers a backup of volume goes to (caller frees the array). */
 static const char **
 ops_backup_servers(const struct ops_env *env, struct vol_registry *reg,
@@ -192,6 +206,7 @@ ops_backup(struct fleet *f, struct vol_registry *reg,
 	struct repl_server srv;
 	struct repl_result res;
 	struct ops_env env;
+	struct ops_relay relay;
 	const char **servers = NULL;
 	json_t *results = NULL, *out = NULL;
 	char *data = NULL, *why = NULL;
@@ -229,6 +244,12 @@ ops_backup(struct fleet *f, struct vol_registry *reg,
 		}
 		log_info("backup of %s to %s starting", req->volume,
 		    servers[i]);
+		relay.req = req;
+		relay.server = servers[i];
+		if (req->progress != NULL) {
+			env.self.progress = ops_relay_progress;
+			env.self.progress_arg = &relay;
+		}
 		if (repl_backup(&env.self, &srv, req->volume, data,
 		    &res) != 0) {
 			failed++;
@@ -328,6 +349,7 @@ ops_restore(struct fleet *f, struct vol_registry *reg,
 	struct repl_server srv;
 	struct repl_result res;
 	struct ops_env env;
+	struct ops_relay relay;
 	char *staging = NULL, *data = NULL, *cmd, *why = NULL;
 	json_t *out = NULL, *existing;
 	int created = 0, ok;
@@ -370,6 +392,12 @@ ops_restore(struct fleet *f, struct vol_registry *reg,
 		goto undo;
 	log_info("restore of %s/%s/%s from %s into volume %s starting",
 	    source, req->volume, snapshot, server, target);
+	relay.req = req;
+	relay.server = server;
+	if (req->progress != NULL) {
+		env.self.progress = ops_relay_progress;
+		env.self.progress_arg = &relay;
+	}
 	ok = repl_restore(&env.self, &srv, source, req->volume, snapshot,
 	    staging, &res) == 0;
 	if (vol_restore_end(reg, target, ok, &why) != 0) {
@@ -654,10 +682,13 @@ struct ops_restorer {
 };
 
 static void
-ops_restorer_progress(void *arg, int percent)
+ops_restorer_progress(void *arg, int percent, uint64_t bytes,
+    uint64_t files)
 {
 	struct ops_restorer *r = arg;
 
+	(void)bytes;
+	(void)files;
 	vol_restore_progress(r->reg, r->name, percent);
 }
 

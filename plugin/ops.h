@@ -10,6 +10,7 @@
 #define PRIVATEER_OPS_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 struct fleet;
 struct vol_registry;
@@ -21,6 +22,10 @@ struct ops_request {
 	const char *snapshot;
 	const char *to_volume;
 	int dry_run;
+	/* Optional: rsync's progress, per server, as it goes. */
+	void (*progress)(void *arg, const char *server, int percent,
+	    uint64_t bytes, uint64_t files);
+	void *progress_arg;
 };
 
 json_t *ops_backup(struct fleet *, struct vol_registry *,

@@ -28,9 +28,11 @@
 
 static int
 plugin_serve(void *arg, const char *method, const char *url,
-    const char *body, size_t len, char **out, const char **ctype)
+    const char *body, size_t len, char **out, const char **ctype,
+    int *stream)
 {
-	return api_handle(arg, method, url, body, len, out, ctype);
+	return api_handle_stream(arg, method, url, body, len, out, ctype,
+	    stream);
 }
 
 static void

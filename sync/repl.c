@@ -102,6 +102,10 @@ repl_backup_argv(struct repl_argv *a, const struct repl_self *self,
 	/* zstd on the wire; rsync skips already-compressed file types. */
 	repl_add(a, xstrdup("--compress-choice=zstd"));
 	repl_add(a, xstrdup("--stats"));
+	if (self->progress != NULL) {
+		repl_add(a, xstrdup("--info=progress2"));
+		repl_add(a, xstrdup("--no-inc-recursive"));
+	}
 	repl_add(a, xasprintf("%s/", src));
 	repl_add(a, repl_remote(srv, rpath));
 	free(rpath);
@@ -236,24 +240,63 @@ repl_drain(int fd, char **buf, size_t *len, size_t cap)
 	return 0;
 }
 
-/* The last "NN%" of rsync's --info=progress2 lines, reported onwards. */
+/* Parses one --info=progress2 line; 0 if it is one. */
+static int
+repl_progress_line(const char *start, const char *end, int *pct,
+    uint64_t *bytes, uint64_t *files)
+{
+	const char *p = start;
+
+	*bytes = *files = 0;
+	while (p < end && *p == ' ')
+		p++;
+	if (p == end || *p < '0' || *p > '9')
+		return -1;
+	for (; p < end && ((*p >= '0' && *p <= '9') || *p == ','); p++) {
+		if (*p != ',')
+			*bytes = *bytes * 10 + (uint64_t)(*p - '0');
+	}
+	while (p < end && *p == ' ')
+		p++;
+	if (p == end || *p < '0' || *p > '9')
+		return -1;
+	for (*pct = 0; p < end && *p >= '0' && *p <= '9'; p++)
+		*pct = *pct * 10 + (*p - '0');
+	if (p == end || *p != '%' || *pct > 100)
+		return -1;
+	p = memmem(start, (size_t)(end - start), "xfr#", 4);
+	if (p != NULL)
+		*files = strtoull(p + 4, NULL, 10);
+	return 0;
+}
+
+/*
+ * Reports the newest complete --info=progress2 line of rsync's stdout
+ * ("\r  1,234,567  45%  1.2MB/s  0:00:03 (xfr#5, to-chk=10/20)"; each
+ * update starts with '\r', the statistics follow after '\n').
+ */
 static void
 repl_progress(const struct repl_self *self, const char *buf, size_t len)
 {
-	size_t i = len;
-	int pct = 0, mult = 1;
+	const char *end = buf + len, *start;
+	uint64_t bytes, files;
+	int pct, lines;
 
-	while (i > 0 && buf[i - 1] != '%')
-		i--;
-	if (i == 0)
-		return;
-	for (i--; i > 0 && buf[i - 1] >= '0' && buf[i - 1] <= '9' &&
-	    mult <= 100; i--) {
-		pct += (buf[i - 1] - '0') * mult;
-		mult *= 10;
+	for (lines = 0; lines < 64; lines++) {
+		while (end > buf && end[-1] != '\r' && end[-1] != '\n')
+			end--;
+		if (end == buf)
+			return;
+		end--;		/* at the terminator */
+		start = end;
+		while (start > buf && start[-1] != '\r' && start[-1] != '\n')
+			start--;
+		if (repl_progress_line(start, end, &pct, &bytes, &files) == 0) {
+			self->progress(self->progress_arg, pct, bytes, files);
+			return;
+		}
+		end = start;
 	}
-	if (mult > 1 && pct <= 100)
-		self->progress(self->progress_arg, pct);
 }
 
 /* Runs argv; fills res; *out gets stdout (caller frees). */

@@ -16,9 +16,10 @@ struct repl_self {
 	const char *private_key;	/* its key; never leaves memory/fd */
 	const char *rsync;		/* absolute path of rsync */
 	const char *exe;		/* absolute path of privateer */
-	/* Optional: called with the overall percentage as rsync reports it
-	 * (--info=progress2); restores only. */
-	void (*progress)(void *arg, int percent);
+	/* Optional: called as rsync reports overall progress
+	 * (--info=progress2): percent, bytes and files done. */
+	void (*progress)(void *arg, int percent, uint64_t bytes,
+	    uint64_t files);
 	void *progress_arg;
 };
 

@@ -144,7 +144,10 @@ for _ in $(seq 1 50); do ls -A "$alice_store/bob/data" | grep -q '^\.partial' ||
 assert_eq "$(readlink "$alice_store/bob/data/latest")" "$before" "latest after an interrupted push"
 [ -z "$(ls -A "$alice_store/bob/data" | grep '^\.partial')" ] || e2e_fail "partial snapshot left behind"
 [ ! -e "$alice_store/bob/data/$before/huge" ] || e2e_fail "the previous snapshot was altered"
-B backup data >/dev/null
+out=$(B backup data)
+# Not a terminal: progress comes as plain lines, in 10% steps.
+assert_contains "$out" "% (" "progress lines"
+assert_contains "$out" "files" "progress lines"
 after=$(readlink "$alice_store/bob/data/latest")
 [ "$after" != "$before" ] || e2e_fail "the next push made no snapshot"
 cmp "$vdata/huge" "$alice_store/bob/data/$after/huge" || e2e_fail "the next push is incomplete"

@@ -105,9 +105,10 @@ handler_barrier(void)
 
 static int
 handler(void *arg, const char *method, const char *url, const char *body,
-    size_t len, char **out, const char **ctype)
+    size_t len, char **out, const char **ctype, int *stream)
 {
 	(void)ctype;
+	(void)stream;
 	int status = 200;
 	char hash[17];
 	json_t *j;

@@ -1000,6 +1000,8 @@ test_open_cleans_trash(void **state)
 	struct fixture *f = *state;
 	char *p;
 
+	/* The reaper of the open registry must not race the setup below. */
+	vol_reap_wait(f->reg);
 	/* A removal interrupted by a crash. */
 	p = xasprintf("%s/old.0123456789abcdef", f->trash);
 	mkdir_ok(p);
