@@ -127,6 +127,9 @@ schedule_tick(struct schedule *s)
 			    json_integer((json_int_t)now));
 			dirty = 1;
 			last = now;
+			log_info("schedule %s: first run due in %ld s",
+			    items[i].key, (long)(cron_next(&items[i].cron,
+			    now) - now));
 		} else
 			last = (time_t)json_integer_value(v);
 		next = cron_next(&items[i].cron, last);
@@ -172,6 +175,8 @@ schedule_main(void *arg)
 		if (soonest > now && soonest < ts.tv_sec)
 			ts.tv_sec = soonest;
 		ts.tv_nsec = 0;
+		log_debug("schedule: next check in %ld s", (long)(ts.tv_sec -
+		    now));
 		while (!s->stopping && !s->kicked && pthread_cond_timedwait(
 		    &s->cond, &s->lock, &ts) != ETIMEDOUT)
 			;

@@ -143,7 +143,10 @@ e2e_cleanup() {
 			for host in "${E2E_HOSTS[@]-}"; do
 				[ -n "$host" ] || continue
 				e2e_log "--- last lines of $host's dockerd log ---"
-				tail -40 "$E2E_TMP/$host/dockerd.log" >&2
+				tail -25 "$E2E_TMP/$host/dockerd.log" >&2
+				e2e_log "--- last lines of $host's plugin log ---"
+				grep 'plugin=' "$E2E_TMP/$host/dockerd.log" |
+					grep -v 'debug: VolumeDriver' | tail -60 >&2
 			done
 		fi
 		for host in "${E2E_HOSTS[@]-}"; do
