@@ -218,11 +218,16 @@ repl_stat(const char *out, const char *label)
 	return v;
 }
 
-/* Appends up to cap bytes from fd into *buf; 1 at EOF. */
+/*
+ * Appends what fd has into *buf, keeping at most cap bytes: when full, the
+ * oldest half goes (progress lines come first; the --stats rsync prints
+ * at the end must survive). 1 at EOF.
+ */
 static int
 repl_drain(int fd, char **buf, size_t *len, size_t cap)
 {
 	char tmp[8192];
+	size_t keep, take;
 	ssize_t n;
 
 	n = read(fd, tmp, sizeof tmp);
@@ -230,13 +235,18 @@ repl_drain(int fd, char **buf, size_t *len, size_t cap)
 		return errno == EINTR || errno == EAGAIN ? 0 : 1;
 	if (n == 0)
 		return 1;
-	if (*len < cap) {
-		size_t take = (size_t)n < cap - *len ? (size_t)n : cap - *len;
-		*buf = xreallocarray(*buf, *len + take + 1, 1);
-		memcpy(*buf + *len, tmp, take);
-		*len += take;
-		(*buf)[*len] = '\0';
+	if (*len + (size_t)n > cap) {
+		keep = cap / 2;
+		if (*len > keep) {
+			memmove(*buf, *buf + *len - keep, keep);
+			*len = keep;
+		}
 	}
+	take = (size_t)n < cap - *len ? (size_t)n : cap - *len;
+	*buf = xreallocarray(*buf, *len + take + 1, 1);
+	memcpy(*buf + *len, tmp, take);
+	*len += take;
+	(*buf)[*len] = '\0';
 	return 0;
 }
 

@@ -37,7 +37,10 @@
 #          BENCH_DIR (parent of the temp dir, /tmp), BENCH_KEEP=1 (keep it),
 #          PRIVATEER_BUILD (build), PG_USER (benchpg, created if missing)
 # Needs root (owners are kept; sshd; postgres runs as PG_USER). Missing
-# Debian packages are installed. Network: 127.0.0.1 only.
+# Debian packages are installed, the user PG_USER is created if missing and
+# /run/sshd (sshd's privilege separation directory) if missing; everything
+# else lives in one temp dir, removed at the end. Network: 127.0.0.1 only.
+# Every process it starts is stopped by PID on exit.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -225,6 +228,8 @@ wait_port "$SSHD_PORT" sshd
 start_relay sshd "$SSHD_PORT"
 SSHD_RELAY=$RELAY_PORT
 SSH="ssh -p $SSHD_RELAY -i $B/sshd/client_key -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR"
+# The same without the relay, to show what the relay itself costs.
+SSH_DIRECT=${SSH/-p $SSHD_RELAY /-p $SSHD_PORT }
 $SSH root@127.0.0.1 true </dev/null || die "cannot log in to the bench sshd"
 
 # --- privateer: alice (server) and bob (client) -----------------------------
@@ -326,7 +331,7 @@ op() {
 		"$(awk -v a="$c0" -v b="$c1" -v c="$b0" -v d="$b1" 'BEGIN { printf "%.2f", b - a + d - c }')" \
 		"$(sub "$s1" "$s0")" >>"$RESULTS"
 	log "  $who $phase: $(sub "$t1" "$t0") s, $((w1 - w0)) bytes on the wire, CPU client $(tail -1 "$RESULTS" | cut -d' ' -f7) s, server $(tail -1 "$RESULTS" | cut -d' ' -f8) s"
-	[ "$who" != privateer ] || log "    $(tr '\n' ' ' <"$B/op.out")"
+	[ "$who" != privateer ] || log "    $(tail -n 1 "$B/op.out")"
 }
 stored() { # stored DATASET CONTENDER DIR
 	printf '%s %s stored %s %s\n' "$1" "$2" "$ROUND" "$(du -s -B1 "$3" | cut -f1)" >>"$RESULTS"
@@ -454,6 +459,8 @@ backup() {
 				"$src/" "root@127.0.0.1:$B/srv/snap/$vol/2/"
 		fi ;;
 	restic) op "$ds" restic "$phase" R "$vol" backup --host bench -q "$src" ;;
+	mirror-direct) op "$ds" mirror-direct "$phase" rsync -a --delete --numeric-ids -e "$SSH_DIRECT" \
+		"$src/" "root@127.0.0.1:$B/srv/direct/$vol/" ;;
 	esac
 }
 # restore WHO DATASET: the latest into an empty place, checked in round 1
@@ -480,9 +487,11 @@ bench_dataset() {
 	log "== $ds, round $ROUND/$ROUNDS: initial"
 	bob_volume "$vol"
 	cp -a "$B/gen/$ds.initial/." "$BVOL/$vol/data/"
-	mkdir -p "$B/srv/mirror" "$B/srv/snap/$vol" "$B/srv/restic"
+	mkdir -p "$B/srv/mirror" "$B/srv/snap/$vol" "$B/srv/restic" "$B/srv/direct"
 	[ $HAVE_RESTIC = 0 ] || R "$vol" init --repository-version 2 -q >/dev/null
 	for who in $(in_order); do backup "$who" "$ds" initial; done
+	# Once, the mirror not through the relay: what the relay itself costs.
+	[ "$ROUND" != 1 ] || backup mirror-direct "$ds" initial
 
 	log "== $ds, round $ROUND/$ROUNDS: the change, then incremental"
 	rsync -a --delete "$B/gen/$ds.changed/" "$BVOL/$vol/data/"
@@ -497,7 +506,7 @@ bench_dataset() {
 	for who in $(in_order); do restore "$who" "$ds"; done
 
 	# This round's figures are taken: free the space, outside any timing.
-	rm -rf "$B/restore/"*"-$vol" "$B/srv/mirror/$vol" "$B/srv/snap/$vol" "$B/srv/restic/$vol" "${ASTORE:?}/$vol"
+	rm -rf "$B/restore/"*"-$vol" "$B/srv/mirror/$vol" "$B/srv/snap/$vol" "$B/srv/restic/$vol" "$B/srv/direct/$vol" "${ASTORE:?}/$vol"
 	bob_volume_rm "$vol-restored"
 	bob_volume_rm "$vol"
 }
@@ -505,17 +514,21 @@ bench_dataset() {
 # The compression on the wire: privateer's own rsync command line through
 # `privateer transport`, on the same pgdata change from the same base
 # (the base is pushed back between runs), without -z, with lz4 and with zstd.
+# A privateer that streams progress to the CLI adds --info=progress2
+# --no-inc-recursive to it (`backup --dry-run` does not show those two).
+PROGRESS_OPTS=()
+grep -qa -- --no-inc-recursive "$P" && PROGRESS_OPTS=(--info=progress2 --no-inc-recursive)
 xfer() { # xfer SRC [OPTION]: one push into this round's volume cmpN
 	local s=$1
 	shift
 	/usr/bin/rsync -rlptgoHAX --numeric-ids --delete --timeout=600 \
-		-e "$P transport --secrets-fd 3 --port $ALICE_RELAY" "$@" --stats \
+		-e "$P transport --secrets-fd 3 --port $ALICE_RELAY" "$@" --stats "${PROGRESS_OPTS[@]}" \
 		"$s/" "127.0.0.1:cmp$ROUND/" 3<"$B/secrets.json"
 }
 bench_compression() {
 	local c i=$B/gen/pgdata.initial ch=$B/gen/pgdata.changed n=0
 	local order=(none lz4 zstd)
-	log "== wire compression, round $ROUND/$ROUNDS: the pgdata change by privateer's rsync command line"
+	log "== wire compression, round $ROUND/$ROUNDS: the pgdata change by privateer's rsync command line${PROGRESS_OPTS[*]:+ (with ${PROGRESS_OPTS[*]})}"
 	xfer "$i" --compress-choice=zstd >/dev/null
 	for c in "${order[@]:$(((ROUND - 1) % 3))}" "${order[@]:0:$(((ROUND - 1) % 3))}"; do
 		sleep 1
@@ -552,7 +565,7 @@ echo "  median of $ROUNDS round(s), contenders in rotated order, each round on f
 echo "  all on 127.0.0.1, every connection through the same byte-counting relay;"
 echo "  wire = TCP payload both ways at the ssh layer; CPU = user+sys seconds;"
 echo "  stored = du -B1 (allocated) of the server side after initial + incremental"
-echo "  privateer: rsync -rlptgoHAX --numeric-ids --delete --compress-choice=zstd over its"
+echo "  privateer: rsync -rlptgoHAX --numeric-ids --delete --compress-choice=zstd${PROGRESS_OPTS[*]:+ ${PROGRESS_OPTS[*]}} over its"
 echo "    libssh server, a new hard-linked snapshot per backup (syncfs before it is published)"
 echo "  mirror: rsync -a --delete --numeric-ids -e ssh (OpenSSH defaults, no compression)"
 echo "  rsnapshot: the same into <n>/ with --link-dest=../<n-1>"
@@ -638,8 +651,15 @@ report() { # report DATASET TITLE
 			sprintf("%.2fx %s", v["privateer", "restore_t"] / best, bw))
 	}' "$B/medians"
 }
+relay_cost() { # round 1's mirror initial with and without the relay
+	awk -v ds="$1" '$1 == ds && $3 == "initial" && $4 == 1 && $2 == "mirror" { r = $5 }
+		$1 == ds && $3 == "initial" && $4 == 1 && $2 == "mirror-direct" { d = $5 }
+		END { if (r != "" && d != "") printf "  relay cost (round 1): mirror initial %.2f s through the relay, %.2f s straight to sshd (%.2fx)\n", r, d, r / d }' "$RESULTS"
+}
 report pgdata "pgdata: PostgreSQL data directory, pgbench -i -s $SCALE ($(numfmt --to=si "$PG_BYTES")B, $PG_FILES files); change: pgbench -t $TX -c 1 --random-seed=42 ($PG_CHANGED files, $(numfmt --to=si "$PG_CHBYTES")B rewritten, $PG_DELETED deleted)"
+relay_cost pgdata
 report files "files: $F_FILES real small files ($(numfmt --to=si "$F_BYTES")B); change: seeded 1% edit + 0.1% deleted + 0.1% added ($F_CHANGED files changed or new, $(numfmt --to=si "$F_CHBYTES")B in them, $F_DELETED deleted)"
+relay_cost files
 echo
 echo "== wire compression, pgdata change, privateer's rsync command line through privateer transport"
 awk '$2 ~ /^xfer-/ {
