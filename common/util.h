@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define PRINTFLIKE(a, b) __attribute__((format(printf, a, b)))
 
@@ -56,6 +57,11 @@ char *utf8_clean(const char *s);
 char *utf8_clip(const char *s, size_t max);
 /* Wall-clock time in milliseconds since the epoch. */
 long long now_ms(void);
+/*
+ * CLOCK_REALTIME in seconds: the clock pthread_cond_timedwait waits on.
+ * time() may read a coarse clock that lags it.
+ */
+time_t now_realtime(void);
 /* Fills buf with n random lowercase hex digits and a NUL (buf has n+1). */
 void random_hex(char *buf, size_t n);
 

@@ -122,16 +122,6 @@ jobs_trigger(struct jobs *j, const char *volume, const char *server,
 	return queued;
 }
 
-/* The clock of the condition variable (time() may lag it). */
-static time_t
-jobs_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec;
-}
-
 /* The due queued job, or NULL and *wait_until the next due time. */
 static struct job *
 jobs_next(struct jobs *j, time_t now, time_t *wait_until)
@@ -214,7 +204,7 @@ jobs_worker(void *arg)
 
 	pthread_mutex_lock(&j->lock);
 	while (!j->stopping) {
-		now = jobs_now();
+		now = now_realtime();
 		job = jobs_next(j, now, &wait_until);
 		if (job == NULL) {
 			if (wait_until == 0)
@@ -249,7 +239,7 @@ jobs_worker(void *arg)
 				if (delay > JOBS_RETRY_CAP)
 					delay = JOBS_RETRY_CAP;
 				job->state = JOB_QUEUED;
-				job->not_before = jobs_now() + delay;
+				job->not_before = now_realtime() + delay;
 				free(job->error);
 				job->error = error;
 				error = NULL;

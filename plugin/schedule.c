@@ -57,20 +57,6 @@ schedule_items_free(struct schedule_item *items, size_t n)
 	free(items);
 }
 
-/*
- * The clock the condition variable waits on. time() may lag it (glibc can
- * read a coarse clock), which made a wake-up at a minute boundary see the
- * previous second and miss the run.
- */
-static time_t
-schedule_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec;
-}
-
 /* Every schedule that applies here now. */
 static struct schedule_item *
 schedule_collect(struct schedule *s, size_t *np)
@@ -129,7 +115,7 @@ static time_t
 schedule_tick(struct schedule *s)
 {
 	struct schedule_item *items;
-	time_t now = schedule_now(), last, next, soonest = 0;
+	time_t now = now_realtime(), last, next, soonest = 0;
 	size_t n, i;
 	int dirty = 0;
 
@@ -183,7 +169,7 @@ schedule_main(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		soonest = schedule_tick(s);
 		pthread_mutex_lock(&s->lock);
-		now = schedule_now();
+		now = now_realtime();
 		/* Due while the tick ran: look again at once. */
 		if (soonest != 0 && soonest <= now)
 			continue;
@@ -264,7 +250,7 @@ json_t *
 schedule_status(struct schedule *s, const char *volume)
 {
 	struct schedule_item *items;
-	time_t now = schedule_now(), next, soonest = 0;
+	time_t now = now_realtime(), next, soonest = 0;
 	json_t *out;
 	char when[32];
 	struct tm tm;
