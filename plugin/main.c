@@ -1,11 +1,13 @@
 /*
- * main: one binary, three roles — `privateer plugin` is the daemon that
+ * main: one binary, four roles — `privateer plugin` is the daemon that
  * runs inside the managed plugin, `privateer transport` is the ssh
- * transport the plugin's rsync runs, anything else is the host CLI.
+ * transport the plugin's rsync runs, `privateer pack` is the child that
+ * writes or reads a tar file for it, anything else is the host CLI.
  */
 #include <string.h>
 
 #include "cli.h"
+#include "pack.h"
 #include "plugin.h"
 #include "transport.h"
 
@@ -16,5 +18,7 @@ main(int argc, char **argv)
 		return plugin_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "transport") == 0)
 		return transport_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "pack") == 0)
+		return pack_main(argc - 1, argv + 1);
 	return cli_main(argc, argv);
 }

@@ -1,0 +1,645 @@
+/*
+ * pack: libarchive's disk reader and pax writer for export; its tar reader
+ * and disk writer, with our own checks in front, for import. The checks are
+ * ours (not only libarchive's ARCHIVE_EXTRACT_SECURE_* flags, which stay on
+ * as a second line) so that every refusal names the entry and the reason.
+ */
+#include "pack.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define PACK_BLOCK (64 * 1024)
+#define PACK_PATH_MAX 4000		/* bytes of an entry's name */
+#define PACK_NAME_MAX 255		/* bytes of one component */
+#define PACK_SHOW_MAX 120		/* bytes of a name in a message */
+#define PACK_MUNGED "/rsyncd-munged/"
+/* Entries declaring more than this are checked against the free space. */
+#define PACK_SIZE_CHECK (1024 * 1024)
+
+int
+pack_compress_parse(const char *name, enum pack_compress *out)
+{
+	if (strcmp(name, "none") == 0)
+		*out = PACK_NONE;
+	else if (strcmp(name, "gzip") == 0 || strcmp(name, "gz") == 0)
+		*out = PACK_GZIP;
+	else if (strcmp(name, "zstd") == 0 || strcmp(name, "zst") == 0)
+		*out = PACK_ZSTD;
+	else
+		return -1;
+	return 0;
+}
+
+const char *
+pack_compress_name(enum pack_compress c)
+{
+	return c == PACK_GZIP ? "gzip" : c == PACK_ZSTD ? "zstd" : "none";
+}
+
+const char *
+pack_suffix(enum pack_compress c)
+{
+	return c == PACK_GZIP ? ".tar.gz" : c == PACK_ZSTD ? ".tar.zst" :
+	    ".tar";
+}
+
+/* An entry name fit for a message: valid UTF-8, no controls, clipped. */
+static char *
+pack_show(const char *name)
+{
+	return utf8_clip(name != NULL ? name : "", PACK_SHOW_MAX);
+}
+
+static const char *
+pack_error(struct archive *a)
+{
+	const char *e = archive_error_string(a);
+
+	return e != NULL ? e : "unknown error";
+}
+
+/* ---- export ---- */
+
+/*
+ * Copies the current file's data; holes are handed to the writer as zeros,
+ * which the pax writer leaves out again for entries it writes as sparse.
+ */
+static int
+pack_copy_out(struct archive *disk, struct archive *w, const char *name,
+    uint64_t *bytes, char **cause)
+{
+	static const char zeros[PACK_BLOCK];
+	const void *buf;
+	size_t len;
+	la_int64_t offset, done = 0, gap;
+	la_ssize_t n;
+	int r;
+
+	for (;;) {
+		r = archive_read_data_block(disk, &buf, &len, &offset);
+		if (r == ARCHIVE_EOF)
+			return 0;
+		if (r < ARCHIVE_WARN) {
+			set_cause(cause, "reading %s: %s", name,
+			    pack_error(disk));
+			return -1;
+		}
+		while (offset > done) {
+			gap = offset - done > PACK_BLOCK ? PACK_BLOCK :
+			    offset - done;
+			n = archive_write_data(w, zeros, (size_t)gap);
+			if (n < 0) {
+				set_cause(cause, "writing %s: %s", name,
+				    pack_error(w));
+				return -1;
+			}
+			done += gap;
+		}
+		if (len == 0)
+			continue;
+		n = archive_write_data(w, buf, len);
+		if (n < 0) {
+			set_cause(cause, "writing %s: %s", name,
+			    pack_error(w));
+			return -1;
+		}
+		done += (la_int64_t)len;
+		*bytes += len;
+	}
+}
+
+static int
+pack_writer(struct archive *w, int fd, enum pack_compress c, char **cause)
+{
+	int r = ARCHIVE_OK;
+
+	/* pax only where ustar cannot say it: long names, xattrs, ACLs. */
+	if (archive_write_set_format_pax_restricted(w) != ARCHIVE_OK)
+		goto fail;
+	/* xattrs as SCHILY.xattr only, which GNU tar and libarchive both
+	 * read; the LIBARCHIVE.xattr copy makes GNU tar complain. */
+	if (archive_write_set_format_option(w, "pax", "xattrheader",
+	    "SCHILY") < ARCHIVE_WARN)
+		goto fail;
+	if (c == PACK_GZIP)
+		r = archive_write_add_filter_gzip(w);
+	else if (c == PACK_ZSTD)
+		r = archive_write_add_filter_zstd(w);
+	if (r != ARCHIVE_OK)
+		goto fail;
+	/* A plain tar ends on a 10240-byte record as tar(1) expects; a
+	 * compressed stream must end where the compressor ended it. */
+	if (archive_write_set_bytes_per_block(w, PACK_BLOCK) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(w, c == PACK_NONE ? 10240 :
+	    1) != ARCHIVE_OK ||
+	    archive_write_open_fd(w, fd) != ARCHIVE_OK)
+		goto fail;
+	return 0;
+fail:
+	set_cause(cause, "starting the %s archive: %s", pack_compress_name(c),
+	    pack_error(w));
+	return -1;
+}
+
+int
+pack_export(const char *dir, int fd, enum pack_compress c, int flags,
+    struct pack_stats *st, char **cause)
+{
+	struct archive *disk, *w;
+	struct archive_entry_linkresolver *links;
+	struct archive_entry *e = NULL, *spare;
+	const char *name, *target;
+	char *show;
+	int r, rc = -1, type;
+
+	memset(st, 0, sizeof *st);
+	if (chdir(dir) != 0) {
+		set_cause(cause, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	disk = archive_read_disk_new();
+	w = archive_write_new();
+	links = archive_entry_linkresolver_new();
+	if (disk == NULL || w == NULL || links == NULL)
+		fatal("libarchive: out of memory");
+	archive_read_disk_set_symlink_physical(disk);
+	archive_read_disk_set_standard_lookup(disk);
+	/* chattr flags are not volume data; GNU tar leaves them out too. */
+	archive_read_disk_set_behavior(disk, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS |
+	    ARCHIVE_READDISK_NO_FFLAGS);
+	if (pack_writer(w, fd, c, cause) != 0)
+		goto out;
+	archive_entry_linkresolver_set_strategy(links, archive_format(w));
+	if (archive_read_disk_open(disk, ".") != ARCHIVE_OK) {
+		set_cause(cause, "%s: %s", dir, pack_error(disk));
+		goto out;
+	}
+	for (;;) {
+		e = archive_entry_new();
+		r = archive_read_next_header2(disk, e);
+		if (r == ARCHIVE_EOF)
+			break;
+		name = archive_entry_pathname(e);
+		if (r == ARCHIVE_WARN) {
+			show = pack_show(name);
+			fprintf(stderr, "warning: %s: %s\n", show,
+			    pack_error(disk));
+			free(show);
+		} else if (r != ARCHIVE_OK) {
+			show = pack_show(name);
+			set_cause(cause, "reading %s: %s", show,
+			    pack_error(disk));
+			free(show);
+			goto out;
+		}
+		archive_read_disk_descend(disk);
+		type = (int)archive_entry_filetype(e);
+		if (type == AE_IFSOCK || type == AE_IFCHR || type == AE_IFBLK) {
+			/* Replication leaves them out as well (no -D). */
+			show = pack_show(name);
+			fprintf(stderr, "warning: %s: %s left out\n", show,
+			    type == AE_IFSOCK ? "socket" : "device node");
+			free(show);
+			st->skipped++;
+			archive_entry_free(e);
+			continue;
+		}
+		target = type == AE_IFLNK ? archive_entry_symlink(e) : NULL;
+		if ((flags & PACK_UNMUNGE) && target != NULL &&
+		    strncmp(target, PACK_MUNGED, strlen(PACK_MUNGED)) == 0) {
+			char *orig = xstrdup(target + strlen(PACK_MUNGED));
+			archive_entry_set_symlink(e, orig);
+			free(orig);
+		}
+		/* Second and later names of a file become hard-link entries
+		 * without data. */
+		spare = NULL;
+		archive_entry_linkify(links, &e, &spare);
+		r = archive_write_header(w, e);
+		if (r < ARCHIVE_WARN) {
+			show = pack_show(name);
+			set_cause(cause, "writing %s: %s", show,
+			    pack_error(w));
+			free(show);
+			goto out;
+		}
+		if (archive_entry_size(e) > 0 && pack_copy_out(disk, w,
+		    archive_entry_pathname(e), &st->bytes, cause) != 0)
+			goto out;
+		st->entries++;
+		archive_entry_free(e);
+		e = NULL;
+	}
+	if (archive_write_close(w) != ARCHIVE_OK) {
+		set_cause(cause, "finishing the archive: %s", pack_error(w));
+		goto out;
+	}
+	rc = 0;
+out:
+	archive_entry_free(e);
+	archive_entry_linkresolver_free(links);
+	archive_read_free(disk);
+	archive_write_free(w);
+	return rc;
+}
+
+/* ---- import ---- */
+
+/* An entry name or hard-link target that stays inside the tree. */
+static int
+pack_check_name(const char *entry, const char *what, const char *name,
+    char **cause)
+{
+	const char *p, *slash;
+	char *show = pack_show(entry);
+	size_t len;
+	int rc = -1;
+
+	if (name == NULL || *name == '\0') {
+		set_cause(cause, "entry \"%s\": empty %s", show, what);
+		goto out;
+	}
+	if (*name == '/') {
+		set_cause(cause, "entry \"%s\": %s is an absolute path", show,
+		    what);
+		goto out;
+	}
+	if (strlen(name) > PACK_PATH_MAX) {
+		set_cause(cause, "entry \"%s...\": %s is %zu bytes long, more "
+		    "than %d", show, what, strlen(name), PACK_PATH_MAX);
+		goto out;
+	}
+	for (p = name; *p != '\0'; p = *slash != '\0' ? slash + 1 : slash) {
+		slash = strchr(p, '/');
+		if (slash == NULL)
+			slash = p + strlen(p);
+		len = (size_t)(slash - p);
+		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			set_cause(cause, "entry \"%s\": %s has a \"..\" "
+			    "component", show, what);
+			goto out;
+		}
+		if (len > PACK_NAME_MAX) {
+			set_cause(cause, "entry \"%s\": %s has a component of "
+			    "%zu bytes, more than %d", show, what, len,
+			    PACK_NAME_MAX);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	free(show);
+	return rc;
+}
+
+/*
+ * A hard link must name a file already extracted, reached without passing
+ * through a symlink (which could lead anywhere on this machine).
+ */
+static int
+pack_check_link(const char *entry, const char *target, char **cause)
+{
+	char *path = xstrdup(target), *p, *show;
+	struct stat st;
+	int rc = 0;
+
+	for (p = path; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+			show = pack_show(entry);
+			set_cause(cause, "entry \"%s\": hard link through the "
+			    "symlink \"%s\"", show, path);
+			free(show);
+			rc = -1;
+			break;
+		}
+		*p = '/';
+	}
+	free(path);
+	return rc;
+}
+
+static const char *
+pack_type_refused(int type)
+{
+	switch (type) {
+	case AE_IFCHR:
+		return "a character device node";
+	case AE_IFBLK:
+		return "a block device node";
+	case AE_IFSOCK:
+		return "a socket";
+	case AE_IFREG:
+	case AE_IFDIR:
+	case AE_IFLNK:
+	case AE_IFIFO:
+		return NULL;
+	default:
+		return "of an unknown type";
+	}
+}
+
+/*
+ * Only user.* xattrs are set: security.* and trusted.* from an archive
+ * could grant file capabilities or labels on this machine. ACLs are
+ * restored through libarchive's own ACL support, not as xattrs.
+ */
+static void
+pack_filter_xattrs(struct archive_entry *e, struct pack_stats *st)
+{
+	const char *name;
+	const void *value;
+	size_t size, n = 0, i, drop = 0;
+	struct { char *name; void *value; size_t size; } *keep = NULL;
+
+	if (archive_entry_xattr_reset(e) == 0)
+		return;
+	while (archive_entry_xattr_next(e, &name, &value, &size) ==
+	    ARCHIVE_OK) {
+		if (strncmp(name, "user.", 5) != 0) {
+			drop++;
+			continue;
+		}
+		keep = xreallocarray(keep, n + 1, sizeof *keep);
+		keep[n].name = xstrdup(name);
+		keep[n].value = xmalloc(size > 0 ? size : 1);
+		memcpy(keep[n].value, value, size);
+		keep[n].size = size;
+		n++;
+	}
+	if (drop > 0) {
+		archive_entry_xattr_clear(e);
+		for (i = 0; i < n; i++)
+			archive_entry_xattr_add_entry(e, keep[i].name,
+			    keep[i].value, keep[i].size);
+		st->dropped_xattrs += drop;
+	}
+	for (i = 0; i < n; i++) {
+		free(keep[i].name);
+		free(keep[i].value);
+	}
+	free(keep);
+}
+
+/* A declared size the file system cannot hold is refused up front. */
+static int
+pack_check_size(struct archive_entry *e, const char *show, char **cause)
+{
+	la_int64_t size = archive_entry_size(e), data = 0, off, len;
+	struct statvfs vfs;
+	uint64_t avail;
+
+	if (size < PACK_SIZE_CHECK)
+		return 0;
+	if (archive_entry_sparse_reset(e) > 0) {
+		while (archive_entry_sparse_next(e, &off, &len) == ARCHIVE_OK)
+			data += len;
+		size = data;
+	}
+	if (statvfs(".", &vfs) != 0)
+		return 0;
+	avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	if ((uint64_t)size > avail) {
+		set_cause(cause, "entry \"%s\" declares %lld bytes; the volume's "
+		    "file system has %llu bytes free", show, (long long)size,
+		    (unsigned long long)avail);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+pack_copy_in(struct archive *in, struct archive *out, const char *show,
+    uint64_t *bytes, char **cause)
+{
+	const void *buf;
+	size_t len;
+	la_int64_t offset;
+	int r;
+
+	for (;;) {
+		r = archive_read_data_block(in, &buf, &len, &offset);
+		if (r == ARCHIVE_EOF)
+			return 0;
+		if (r < ARCHIVE_WARN) {
+			set_cause(cause, "entry \"%s\": %s", show,
+			    pack_error(in));
+			return -1;
+		}
+		if (archive_write_data_block(out, buf, len, offset) <
+		    ARCHIVE_WARN) {
+			set_cause(cause, "entry \"%s\": %s", show,
+			    pack_error(out));
+			return -1;
+		}
+		*bytes += len;
+	}
+}
+
+/* One entry: checks, then libarchive writes it. */
+static int
+pack_import_entry(struct archive *in, struct archive *out,
+    struct archive_entry *e, struct pack_stats *st, char **cause)
+{
+	const char *name = archive_entry_pathname(e);
+	const char *link = archive_entry_hardlink(e), *why;
+	char *show = pack_show(name);
+	int r, rc = -1;
+
+	if (pack_check_name(name, "its name", name, cause) != 0)
+		goto out;
+	if (link != NULL && (pack_check_name(name, "its hard-link target",
+	    link, cause) != 0 || pack_check_link(name, link, cause) != 0))
+		goto out;
+	why = link == NULL ? pack_type_refused((int)archive_entry_filetype(e)) :
+	    NULL;
+	if (why != NULL) {
+		set_cause(cause, "entry \"%s\" is %s; volumes hold data only",
+		    show, why);
+		goto out;
+	}
+	if (pack_check_size(e, show, cause) != 0)
+		goto out;
+	pack_filter_xattrs(e, st);
+	r = archive_write_header(out, e);
+	if (r == ARCHIVE_WARN)
+		fprintf(stderr, "warning: %s: %s\n", show, pack_error(out));
+	else if (r != ARCHIVE_OK) {
+		set_cause(cause, "entry \"%s\": %s", show, pack_error(out));
+		goto out;
+	}
+	if (archive_entry_size(e) > 0 && pack_copy_in(in, out, show,
+	    &st->bytes, cause) != 0)
+		goto out;
+	r = archive_write_finish_entry(out);
+	if (r == ARCHIVE_WARN)
+		fprintf(stderr, "warning: %s: %s\n", show, pack_error(out));
+	else if (r != ARCHIVE_OK) {
+		set_cause(cause, "entry \"%s\": %s", show, pack_error(out));
+		goto out;
+	}
+	st->entries++;
+	rc = 0;
+out:
+	free(show);
+	return rc;
+}
+
+int
+pack_import(int fd, const char *dir, struct pack_stats *st, char **cause)
+{
+	struct archive *in, *out;
+	struct archive_entry *e;
+	int r, rc = -1, dfd;
+
+	memset(st, 0, sizeof *st);
+	if (chdir(dir) != 0) {
+		set_cause(cause, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	in = archive_read_new();
+	out = archive_write_disk_new();
+	if (in == NULL || out == NULL)
+		fatal("libarchive: out of memory");
+	/* Tar only (ustar, pax, GNU); the compressions tar files come in. */
+	archive_read_support_format_tar(in);
+	archive_read_support_filter_gzip(in);
+	archive_read_support_filter_zstd(in);
+	archive_read_support_filter_xz(in);
+	archive_read_support_filter_bzip2(in);
+	/* Numeric owners: names in the archive mean nothing in a volume,
+	 * whose files belong to the containers' users. No standard lookup. */
+	archive_write_disk_set_options(out, ARCHIVE_EXTRACT_OWNER |
+	    ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_ACL |
+	    ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SPARSE |
+	    ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+	    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
+	if (archive_read_open_fd(in, fd, PACK_BLOCK) != ARCHIVE_OK) {
+		set_cause(cause, "not a tar archive: %s", pack_error(in));
+		goto out;
+	}
+	for (;;) {
+		r = archive_read_next_header(in, &e);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r == ARCHIVE_WARN) {
+			char *show = pack_show(archive_entry_pathname(e));
+			fprintf(stderr, "warning: %s: %s\n", show,
+			    pack_error(in));
+			free(show);
+		} else if (r != ARCHIVE_OK) {
+			set_cause(cause, "%s: %s", st->entries == 0 ?
+			    "not a tar archive" : "the archive is damaged",
+			    pack_error(in));
+			goto out;
+		}
+		if (pack_import_entry(in, out, e, st, cause) != 0)
+			goto out;
+	}
+	/* Directory modes and times are set last, here. */
+	if (archive_write_close(out) != ARCHIVE_OK) {
+		set_cause(cause, "finishing: %s", pack_error(out));
+		goto out;
+	}
+	if (st->entries == 0) {
+		set_cause(cause, "the archive has no entries");
+		goto out;
+	}
+	dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || syncfs(dfd) != 0) {
+		set_cause(cause, "syncing %s: %s", dir, strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
+		goto out;
+	}
+	close(dfd);
+	if (st->dropped_xattrs > 0)
+		fprintf(stderr, "warning: %llu extended attribute(s) outside "
+		    "the user namespace not restored\n",
+		    (unsigned long long)st->dropped_xattrs);
+	rc = 0;
+out:
+	archive_read_free(in);
+	archive_write_free(out);
+	return rc;
+}
+
+/* ---- the child process ---- */
+
+static int
+pack_usage(void)
+{
+	fprintf(stderr, "usage: privateer pack export DIR [--compress "
+	    "none|gzip|zstd] [--unmunge]\n"
+	    "       privateer pack import DIR\n");
+	return 2;
+}
+
+int
+pack_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "compress", required_argument, NULL, 'c' },
+		{ "unmunge", no_argument, NULL, 'u' },
+		{ NULL, 0, NULL, 0 },
+	};
+	enum pack_compress comp = PACK_NONE;
+	struct pack_stats st;
+	char *cause = NULL;
+	int c, flags = 0, rc;
+
+	if (argc < 3)
+		return pack_usage();
+	optind = 3;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			if (pack_compress_parse(optarg, &comp) != 0)
+				return pack_usage();
+			break;
+		case 'u':
+			flags |= PACK_UNMUNGE;
+			break;
+		default:
+			return pack_usage();
+		}
+	}
+	if (optind != argc)
+		return pack_usage();
+	if (strcmp(argv[1], "export") == 0) {
+		if (isatty(STDOUT_FILENO)) {
+			fprintf(stderr, "privateer pack: not writing an "
+			    "archive to a terminal\n");
+			return 2;
+		}
+		rc = pack_export(argv[2], STDOUT_FILENO, comp, flags, &st,
+		    &cause);
+	} else if (strcmp(argv[1], "import") == 0 && flags == 0 &&
+	    comp == PACK_NONE) {
+		rc = pack_import(STDIN_FILENO, argv[2], &st, &cause);
+		if (rc == 0)
+			printf("{\"Entries\":%llu,\"Bytes\":%llu}\n",
+			    (unsigned long long)st.entries,
+			    (unsigned long long)st.bytes);
+	} else
+		return pack_usage();
+	if (rc != 0) {
+		fprintf(stderr, "%s\n", cause);
+		free(cause);
+		return 1;
+	}
+	return 0;
+}
