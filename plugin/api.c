@@ -17,6 +17,7 @@
 #include "metrics.h"
 #include "schedule.h"
 #include "name.h"
+#include "tarball.h"
 #include "ops.h"
 #include "refs.h"
 #include "util.h"
@@ -42,6 +43,7 @@ static const struct {
 	{ "/Privateer.Restore", API_RESTORE, 1 },
 	{ "/Privateer.Snapshots", API_SNAPSHOTS, 1 },
 	{ "/Privateer.Check", API_CHECK, 0 },
+	{ "/Privateer.Export", API_EXPORT, 1 },
 };
 #define API_NROUTES (sizeof api_routes / sizeof api_routes[0])
 
@@ -68,6 +70,7 @@ api_req_free(struct api_req *req)
 	free(req->source);
 	free(req->snapshot);
 	free(req->to_volume);
+	free(req->compress);
 	memset(req, 0, sizeof *req);
 }
 
@@ -136,6 +139,14 @@ api_decode_privateer(const json_t *doc, struct api_req *req, char **cause)
 	if (req->to_volume != NULL &&
 	    name_volume_check(req->to_volume, cause) != 0)
 		return -1;
+	if (api_opt_name(doc, "Compress", &req->compress, cause) != 0)
+		return -1;
+	if (req->compress != NULL && strcmp(req->compress, "none") != 0 &&
+	    strcmp(req->compress, "gzip") != 0 &&
+	    strcmp(req->compress, "zstd") != 0) {
+		set_cause(cause, "field Compress must be none, gzip or zstd");
+		return -1;
+	}
 	if (dry != NULL && !json_is_null(dry)) {
 		if (!json_is_boolean(dry)) {
 			set_cause(cause, "field DryRun must be true or false");
@@ -410,6 +421,9 @@ api_run(const struct api_ctx *ctx, const struct api_req *req, char **cause)
 		if (req->op == API_STATUS)
 			api_status(ctx, j);
 		break;
+	case API_EXPORT:	/* streamed: api_export */
+		set_cause(cause, "Export answers with a stream");
+		break;
 	case API_BACKUP:
 	case API_RESTORE:
 	case API_SNAPSHOTS:
@@ -493,7 +507,7 @@ api_stream_main(void *arg)
 /* Starts the operation in its own thread; 0 and *stream, or -1. */
 static int
 api_stream_start(const struct api_ctx *ctx, struct api_req *req,
-    int *stream)
+    struct http_stream *stream)
 {
 	struct api_stream *st;
 	pthread_attr_t attr;
@@ -518,8 +532,70 @@ api_stream_start(const struct api_ctx *ctx, struct api_req *req,
 		return -1;
 	}
 	pthread_attr_destroy(&attr);
-	*stream = p[0];
+	stream->fd = p[0];
 	return 0;
+}
+
+/* The tar file as the body; errors before it starts as usual. */
+static int
+api_export(const struct api_ctx *ctx, struct api_req *req, char **out,
+    const char **ctype, struct http_stream *stream)
+{
+	struct ops_request o;
+	char *cause = NULL;
+	int status = 200;
+
+	memset(&o, 0, sizeof o);
+	o.volume = req->volume;
+	o.server = req->server;
+	o.source = req->source;
+	o.snapshot = req->snapshot;
+	o.compress = req->compress;
+	if (stream == NULL)
+		cause = xstrdup("Export needs a streaming connection");
+	else if (tarball_export(ctx->fleet, ctx->reg, &o, stream,
+	    &cause) == 0) {
+		if (ctype != NULL)
+			*ctype = "application/x-tar";
+		goto out;
+	}
+	log_info("Privateer.Export %s: %s", req->volume, cause);
+	*out = api_error(cause);
+	status = vol_exists(ctx->reg, req->volume) || req->source != NULL ?
+	    500 : 404;
+out:
+	free(cause);
+	api_req_free(req);
+	return status;
+}
+
+int
+api_upload_open(void *arg, const char *url, const struct http_conn *conn,
+    struct http_sink *sink, char **out)
+{
+	const struct api_ctx *ctx = arg;
+	const char *volume;
+	char *cause = NULL;
+
+	if (strcmp(url, "/Privateer.Import") != 0)
+		return 0;
+	volume = http_query(conn, "Volume");
+	if (volume == NULL) {
+		*out = api_error("missing query parameter Volume");
+		return 400;
+	}
+	if (name_volume_check(volume, &cause) != 0) {
+		*out = api_error(cause);
+		free(cause);
+		return 400;
+	}
+	if (tarball_import_open(ctx->reg, volume, sink, &cause) != 0) {
+		log_info("Privateer.Import %s: %s", volume, cause);
+		*out = api_error(cause);
+		free(cause);
+		return vol_exists(ctx->reg, volume) ? 409 : 500;
+	}
+	return 1;
 }
 
 int
@@ -533,7 +609,7 @@ api_handle(const struct api_ctx *ctx, const char *method, const char *url,
 int
 api_handle_stream(const struct api_ctx *ctx, const char *method,
     const char *url, const char *body, size_t len, char **out,
-    const char **ctype, int *stream)
+    const char **ctype, struct http_stream *stream)
 {
 	struct api_req req;
 	char *cause = NULL;
@@ -567,6 +643,8 @@ api_handle_stream(const struct api_ctx *ctx, const char *method,
 	log_debug("%s %s%s%s", url + 1, req.name != NULL ? req.name : "",
 	    req.id != NULL ? " id=" : "", req.id != NULL ? req.id : "");
 	*out = NULL;
+	if (req.op == API_EXPORT)
+		return api_export(ctx, &req, out, ctype, stream);
 	if (stream != NULL && req.stream && !req.dry_run && ctx->fleet !=
 	    NULL && (req.op == API_BACKUP || req.op == API_RESTORE) &&
 	    api_stream_start(ctx, &req, stream) == 0) {

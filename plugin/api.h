@@ -10,6 +10,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "http.h"
+
 #define API_BODY_MAX (1024 * 1024)
 #define API_CONTENT_TYPE "application/vnd.docker.plugins.v1+json"
 
@@ -29,6 +31,7 @@ enum api_op {
 	API_RESTORE,
 	API_SNAPSHOTS,
 	API_CHECK,
+	API_EXPORT,
 };
 
 struct api_req {
@@ -42,6 +45,7 @@ struct api_req {
 	char *source;
 	char *snapshot;
 	char *to_volume;
+	char *compress;		/* Export */
 	int dry_run;
 	int stream;
 };
@@ -80,12 +84,19 @@ int api_handle(const struct api_ctx *, const char *method, const char *url,
     const char *body, size_t len, char **out, const char **ctype);
 /*
  * api_handle, and for a Privateer.Backup or .Restore with "Stream": true,
- * a streamed answer instead: *out stays NULL and *stream is a pipe that
+ * a streamed answer instead: *out stays NULL and stream->fd is a pipe that
  * carries one JSON object per line — {"Progress": {...}} as rsync reports
  * it, then the answer the unstreamed call would give (or {"Err": ...}).
+ * Privateer.Export always answers with a stream: the tar file.
  */
 int api_handle_stream(const struct api_ctx *, const char *method,
     const char *url, const char *body, size_t len, char **out,
-    const char **ctype, int *stream);
+    const char **ctype, struct http_stream *stream);
+/*
+ * The http_upload_open of the plugin: /Privateer.Import?Volume=NAME takes
+ * its body (a tar file) as a stream; arg is the struct api_ctx.
+ */
+int api_upload_open(void *arg, const char *url, const struct http_conn *,
+    struct http_sink *, char **out);
 
 #endif

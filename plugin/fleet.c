@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include "keystore.h"
@@ -132,7 +133,8 @@ fleet_sshd(struct fleet *f, const struct fleet_state *st)
 	const struct config_server *me = NULL;
 	struct sshd_client *clients = NULL;
 	struct sshd_config sc;
-	char *sig = NULL, *tmp, *cause = NULL;
+	char *sig = NULL, *tmp, *cause = NULL, exe[PATH_MAX];
+	ssize_t exe_len;
 	size_t i, n = 0;
 
 	if (st != NULL && st->keys_loaded)
@@ -176,6 +178,9 @@ fleet_sshd(struct fleet *f, const struct fleet_state *st)
 		return;
 	}
 	memset(&sc, 0, sizeof sc);
+	exe_len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (exe_len > 0)
+		exe[exe_len] = '\0';
 	sc.address = f->listen_address;
 	sc.port = me->port;
 	sc.host_key = st->keys.self.private_key;
@@ -183,6 +188,7 @@ fleet_sshd(struct fleet *f, const struct fleet_state *st)
 	sc.nclients = n;
 	sc.root = f->server_root;
 	sc.rsync = f->rsync;
+	sc.exe = exe_len > 0 ? exe : NULL;
 	sc.policy.keep_all = !st->cfg->retention.set;
 	sc.policy.hourly = st->cfg->retention.hourly;
 	sc.policy.daily = st->cfg->retention.daily;
@@ -501,4 +507,10 @@ out:
 	}
 	pthread_mutex_unlock(&f->reload_lock);
 	return out;
+}
+
+const char *
+fleet_server_root(struct fleet *f)
+{
+	return f->server_root;
 }

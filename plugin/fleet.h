@@ -54,6 +54,8 @@ json_t *fleet_status(struct fleet *);
  */
 struct fleet_state *fleet_acquire(struct fleet *, char **cause);
 void fleet_release(struct fleet *, struct fleet_state *);
+/* Where this machine keeps the snapshots it receives as a server. */
+const char *fleet_server_root(struct fleet *);
 /* The current state whether or not its keys loaded; NULL if none. */
 struct fleet_state *fleet_acquire_config(struct fleet *);
 

@@ -26,6 +26,7 @@ struct http_server {
 	char *socket_path;
 	size_t body_max;
 	http_handler handler;
+	http_upload_open upload_open;
 	void *arg;
 };
 
@@ -34,6 +35,16 @@ struct http_request {
 	size_t len;
 	size_t size;
 	int too_big;
+	struct http_sink sink;	/* a streamed body */
+	int upload;
+	int refused;		/* the sink took no more */
+	int finished;		/* sink.finish was called */
+};
+
+/* A streamed response that ends with a trailer. */
+struct http_piped {
+	struct http_stream s;
+	struct MHD_Response *resp;
 };
 
 static enum MHD_Result
@@ -55,22 +66,111 @@ http_reply(struct MHD_Connection *conn, int status, char *body,
 	return r;
 }
 
-/* A body read from fd as it is written (progress, then a result). */
+static ssize_t
+http_piped_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct http_piped *p = cls;
+	char *why;
+	ssize_t n;
+
+	(void)pos;
+	do
+		n = read(p->s.fd, buf, max);
+	while (n < 0 && errno == EINTR);
+	if (n > 0)
+		return n;
+	if (n < 0)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	/* The trailer goes out after the last chunk, from this thread. */
+	why = p->s.finish(p->s.ctx);
+	if (why == NULL)
+		MHD_add_response_footer(p->resp, "X-Privateer-Result", "ok");
+	else {
+		char *clean = utf8_clip(why, 1000);
+		MHD_add_response_footer(p->resp, "X-Privateer-Error", clean);
+		free(clean);
+		free(why);
+	}
+	return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void
+http_piped_free(void *cls)
+{
+	struct http_piped *p = cls;
+
+	close(p->s.fd);
+	if (p->s.release != NULL)
+		p->s.release(p->s.ctx);
+	free(p);
+}
+
+/* A body read from a pipe as it is written. */
 static enum MHD_Result
-http_stream(struct MHD_Connection *conn, int status, int fd, const char *ctype)
+http_stream(struct MHD_Connection *conn, int status, struct http_stream *st,
+    const char *ctype)
 {
 	struct MHD_Response *resp;
+	struct http_piped *p = NULL;
 	enum MHD_Result r;
+	char *colon;
 
-	resp = MHD_create_response_from_pipe(fd);
+	if (st->finish == NULL)
+		resp = MHD_create_response_from_pipe(st->fd);
+	else {
+		p = xcalloc(1, sizeof *p);
+		p->s = *st;
+		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN,
+		    64 * 1024, http_piped_read, p, http_piped_free);
+		p->resp = resp;
+	}
 	if (resp == NULL) {
-		close(fd);
+		close(st->fd);
+		if (st->release != NULL)
+			st->release(st->ctx);
+		free(p);
+		free(st->header);
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	if (st->header != NULL && (colon = strchr(st->header, ':')) != NULL) {
+		*colon = '\0';
+		MHD_add_response_header(resp, st->header, colon + 1 +
+		    strspn(colon + 1, " "));
+	}
+	free(st->header);
 	r = MHD_queue_response(conn, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	return r;
+}
+
+const char *
+http_query(const struct http_conn *conn, const char *key)
+{
+	return MHD_lookup_connection_value((struct MHD_Connection *)conn,
+	    MHD_GET_ARGUMENT_KIND, key);
+}
+
+/* A streamed request body: hand it over, answer at its end. */
+static enum MHD_Result
+http_upload(struct MHD_Connection *conn, struct http_request *req,
+    const char *upload_data, size_t *upload_data_size)
+{
+	char *out = NULL;
+	int status;
+
+	if (*upload_data_size > 0) {
+		if (!req->refused && req->sink.write(req->sink.ctx,
+		    upload_data, *upload_data_size) != 0)
+			req->refused = 1;
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	req->finished = 1;
+	status = req->sink.finish(req->sink.ctx, 0, &out);
+	if (out == NULL)
+		out = xstrdup("{}");
+	return http_reply(conn, status, out, HTTP_JSON_TYPE);
 }
 
 static enum MHD_Result
@@ -80,17 +180,31 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
 {
 	struct http_server *srv = cls;
 	struct http_request *req = *con_cls;
+	struct http_stream stream;
 	const char *ctype;
 	char *out = NULL;
-	int stream;
 	int status;
 	size_t n;
 
 	(void)version;
 	if (req == NULL) {
-		*con_cls = xcalloc(1, sizeof *req);
+		req = xcalloc(1, sizeof *req);
+		*con_cls = req;
+		if (srv->upload_open == NULL || strcmp(method, "POST") != 0)
+			return MHD_YES;
+		status = srv->upload_open(srv->arg, url,
+		    (const struct http_conn *)conn, &req->sink, &out);
+		if (status == 1)
+			req->upload = 1;
+		else if (status != 0) {
+			/* Refused before its body: MHD closes after this. */
+			return http_reply(conn, status, out != NULL ? out :
+			    xstrdup("{\"Err\":\"refused\"}"), HTTP_JSON_TYPE);
+		}
 		return MHD_YES;
 	}
+	if (req->upload)
+		return http_upload(conn, req, upload_data, upload_data_size);
 	if (*upload_data_size > 0) {
 		n = *upload_data_size;
 		*upload_data_size = 0;
@@ -120,11 +234,13 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
 		req->body = xcalloc(1, 1);
 	req->body[req->len] = '\0';
 	ctype = HTTP_JSON_TYPE;
-	stream = -1;
+	memset(&stream, 0, sizeof stream);
+	stream.fd = -1;
 	status = srv->handler(srv->arg, method, url, req->body, req->len, &out,
 	    &ctype, &stream);
-	if (out == NULL && stream >= 0)
-		return http_stream(conn, status, stream, ctype);
+	if (out == NULL && stream.fd >= 0)
+		return http_stream(conn, status, &stream, ctype);
+	free(stream.header);
 	return http_reply(conn, status, out, ctype);
 }
 
@@ -138,6 +254,9 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)conn;
 	(void)toe;
 	if (req != NULL) {
+		/* The client went away in the middle of a streamed body. */
+		if (req->upload && !req->finished)
+			(void)req->sink.finish(req->sink.ctx, 1, NULL);
 		free(req->body);
 		free(req);
 		*con_cls = NULL;
@@ -249,6 +368,12 @@ http_start(const char *socket_path, size_t body_max, http_handler handler,
 	}
 	log_info("listening on %s", socket_path);
 	return srv;
+}
+
+void
+http_set_upload(struct http_server *srv, http_upload_open open)
+{
+	srv->upload_open = open;
 }
 
 void

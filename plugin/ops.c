@@ -11,11 +11,14 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fleet.h"
 #include "log.h"
 #include "repl.h"
+#include "snapshot.h"
 #include "util.h"
 #include "volume.h"
 #include "vopts.h"
@@ -807,4 +810,185 @@ ops_restore_spawn(struct fleet *f, struct vol_registry *reg,
 		free(r);
 	}
 	pthread_attr_destroy(&attr);
+}
+
+/* ---- export ---- */
+
+static char *const ops_child_env[] = { "PATH=/usr/bin:/bin", "LC_ALL=C",
+	NULL };
+
+static int
+ops_exe(char *buf, size_t len, char **cause)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+
+	if (n <= 0) {
+		set_cause(cause, "cannot find the privateer binary");
+		return -1;
+	}
+	buf[n] = '\0';
+	return 0;
+}
+
+/* `privateer pack export DIR` here, reading dir. */
+static int
+ops_export_local(const char *dir, const char *compress, int unmunge,
+    struct ops_export *out, char **cause)
+{
+	char exe[PATH_MAX], *argv[8];
+	int n = 0;
+
+	if (ops_exe(exe, sizeof exe, cause) != 0)
+		return -1;
+	argv[n++] = exe;
+	argv[n++] = "pack";
+	argv[n++] = "export";
+	argv[n++] = (char *)dir;
+	argv[n++] = "--compress";
+	argv[n++] = (char *)compress;
+	if (unmunge)
+		argv[n++] = "--unmunge";
+	argv[n] = NULL;
+	if (child_start(exe, argv, ops_child_env, "/", -1, -1, &out->child,
+	    cause) != 0)
+		return -1;
+	close(out->child.in);
+	out->child.in = -1;
+	return 0;
+}
+
+/* A snapshot kept by a server, through the replication transport. */
+static int
+ops_export_remote(struct fleet *f, const struct ops_request *req,
+    const char *compress, struct ops_export *out, char **cause)
+{
+	struct repl_server srv;
+	struct repl_result res;
+	struct ops_env env;
+	const char *server, *source;
+	char **ids = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	if (ops_env_open(f, &env, 1, cause) != 0)
+		return -1;
+	server = req->server;
+	source = req->source;
+	if (server == NULL && source != NULL &&
+	    config_server(env.st->cfg, source) != NULL) {
+		/* privateer2: --source names the server; our own backup. */
+		server = source;
+		source = env.st->identity;
+	}
+	if (source == NULL)
+		source = env.st->identity;
+	server = ops_pick_server(&env, server, cause);
+	if (server == NULL || ops_server(&env, server, &srv, cause) != 0)
+		goto out;
+	if (req->snapshot != NULL && strcmp(req->snapshot, "latest") != 0) {
+		if (!snap_id_valid(req->snapshot)) {
+			set_cause(cause, "snapshot \"%s\" is not an ID like "
+			    "20260131T235900Z or latest", req->snapshot);
+			goto out;
+		}
+		out->snapshot = xstrdup(req->snapshot);
+	} else {
+		/* The file is named after the snapshot: find latest's ID. */
+		if (repl_list(&env.self, &srv, source, req->volume, &ids, &n,
+		    &res) != 0) {
+			set_cause(cause, "listing snapshots of %s/%s on %s: %s",
+			    source, req->volume, server, res.error != NULL ?
+			    res.error : "failed");
+			repl_result_free(&res);
+			goto out;
+		}
+		repl_result_free(&res);
+		if (n == 0) {
+			set_cause(cause, "server %s has no snapshot of %s from "
+			    "%s", server, req->volume, source);
+			goto out;
+		}
+		out->snapshot = xstrdup(ids[n - 1]);
+	}
+	if (repl_export_start(&env.self, &srv, source, req->volume,
+	    out->snapshot, compress, &out->child, cause) != 0)
+		goto out;
+	out->source = xstrdup(source);
+	out->server = xstrdup(server);
+	log_info("export of %s/%s/%s from %s starting", source, req->volume,
+	    out->snapshot, server);
+	rc = 0;
+out:
+	snap_list_free(ids, n);
+	ops_env_close(f, &env);
+	return rc;
+}
+
+int
+ops_export_start(struct fleet *f, struct vol_registry *reg,
+    const struct ops_request *req, struct ops_export *out, char **cause)
+{
+	const char *compress = req->compress != NULL ? req->compress : "zstd";
+	const char *root = f != NULL ? fleet_server_root(f) : NULL;
+	char *dir = NULL, *held = NULL;
+	struct stat st;
+	int rc = -1;
+
+	memset(out, 0, sizeof *out);
+	out->child.pid = -1;
+	out->child.in = out->child.out = out->child.err = -1;
+	if ((req->source == NULL || strcmp(req->source, "local") == 0) &&
+	    req->snapshot == NULL && req->server == NULL) {
+		if (vol_data_dir(reg, req->volume, &dir, cause) != 0)
+			return -1;
+		rc = ops_export_local(dir, compress, 0, out, cause);
+		if (rc == 0)
+			out->source = xstrdup("local");
+		goto out;
+	}
+	if (req->source != NULL && strcmp(req->source, "local") == 0) {
+		set_cause(cause, "a local volume has no snapshots or server: "
+		    "leave out --snapshot and --server");
+		return -1;
+	}
+	/* A server exports what it keeps, in place. */
+	if (root != NULL && req->source != NULL && req->server == NULL) {
+		held = xasprintf("%s/%s/%s", root, req->source, req->volume);
+		if (lstat(held, &st) == 0 && S_ISDIR(st.st_mode)) {
+			if (snap_resolve(root, req->source, req->volume,
+			    req->snapshot != NULL ? req->snapshot : "latest",
+			    &dir, cause) != 0)
+				goto out;
+			rc = ops_export_local(dir, compress, 1, out, cause);
+			if (rc == 0) {
+				out->source = xstrdup(req->source);
+				out->snapshot = xstrdup(strrchr(dir, '/') + 1);
+			}
+			goto out;
+		}
+	}
+	if (f == NULL) {
+		set_cause(cause, "this plugin has no configuration: only local "
+		    "volumes can be exported");
+		goto out;
+	}
+	rc = ops_export_remote(f, req, compress, out, cause);
+out:
+	free(held);
+	free(dir);
+	return rc;
+}
+
+void
+ops_export_free(struct ops_export *e)
+{
+	child_close(&e->child);
+	if (e->child.pid > 0) {
+		kill(e->child.pid, SIGTERM);
+		(void)child_wait(&e->child);
+	}
+	free(e->source);
+	free(e->snapshot);
+	free(e->server);
+	memset(e, 0, sizeof *e);
 }

@@ -12,6 +12,8 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "child.h"
+
 struct fleet;
 struct vol_registry;
 
@@ -21,6 +23,7 @@ struct ops_request {
 	const char *source;
 	const char *snapshot;
 	const char *to_volume;
+	const char *compress;	/* export: "none", "gzip", "zstd" */
 	int dry_run;
 	/* Optional: rsync's progress, per server, as it goes. */
 	void (*progress)(void *arg, const char *server, int percent,
@@ -59,6 +62,28 @@ int ops_restore_check(struct fleet *, const char *name, const json_t *opts,
  */
 void ops_restore_spawn(struct fleet *, struct vol_registry *,
     const char *name);
+/*
+ * An export under way: a child process writing the tar file to its
+ * stdout (child.out) and its reasons to stderr; exit 0 when complete.
+ */
+struct ops_export {
+	char *source;		/* "local", or the client that backed it up */
+	char *snapshot;		/* its ID, or NULL for a local volume */
+	char *server;		/* where it is read from; NULL: here */
+	struct child child;
+};
+
+/*
+ * Starts the export of req->volume: without source (or "local") and
+ * snapshot, the local volume; with a source whose snapshots this machine
+ * keeps as a server, that snapshot read in place; otherwise the snapshot
+ * streamed from a server over the replication transport (a source that
+ * names a server means this client's own backup there). 0, or -1 with
+ * *cause before anything was streamed. Free with ops_export_free.
+ */
+int ops_export_start(struct fleet *, struct vol_registry *,
+    const struct ops_request *, struct ops_export *, char **cause);
+void ops_export_free(struct ops_export *);
 /* Handshake and a no-op rsync with every server (or req->server). */
 json_t *ops_check(struct fleet *, const struct ops_request *, char **cause);
 

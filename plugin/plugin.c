@@ -29,7 +29,7 @@
 static int
 plugin_serve(void *arg, const char *method, const char *url,
     const char *body, size_t len, char **out, const char **ctype,
-    int *stream)
+    struct http_stream *stream)
 {
 	return api_handle_stream(arg, method, url, body, len, out, ctype,
 	    stream);
@@ -151,6 +151,7 @@ plugin_main(int argc, char **argv)
 		vol_close(reg);
 		return 1;
 	}
+	http_set_upload(srv, api_upload_open);
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;

@@ -512,12 +512,74 @@ vol_close(struct vol_registry *reg)
 
 /* ---- operations ---- */
 
+/*
+ * Builds v's directory (meta.json, empty data/) under the temporary
+ * directory; *tmp (caller frees) is where. Nothing is in view yet.
+ */
+static int
+vol_build(struct vol_registry *reg, const struct vol *v, char **tmp,
+    char **cause)
+{
+	char suffix[17], *tmpdata;
+	int rc = -1;
+
+	random_hex(suffix, 16);
+	*tmp = xasprintf("%s/%s.%s", reg->tmp_dir, v->meta.name, suffix);
+	tmpdata = xasprintf("%s/data", *tmp);
+	if (mkdir(*tmp, 0700) != 0 || mkdir(tmpdata, 0755) != 0) {
+		set_cause(cause, "creating %s: %s", *tmp, strerror(errno));
+		goto out;
+	}
+	if (meta_save(*tmp, &v->meta, cause) != 0)
+		goto out;
+	rc = 0;
+out:
+	free(tmpdata);
+	return rc;
+}
+
+/* Renames a built volume into place and registers it (takes v). */
+static int
+vol_install(struct vol_registry *reg, struct vol *v, const char *tmp,
+    char **cause)
+{
+	if (vol_find(reg, v->meta.name) != NULL) {
+		set_cause(cause, "volume %s exists", v->meta.name);
+		return -1;
+	}
+	if (rename(tmp, v->dir) != 0) {
+		if (errno == EEXIST || errno == ENOTEMPTY)
+			set_cause(cause, "%s exists but is not a loaded volume "
+			    "(see the plugin log); not replacing it", v->dir);
+		else
+			set_cause(cause, "renaming %s to %s: %s", tmp, v->dir,
+			    strerror(errno));
+		return -1;
+	}
+	if (fsync_dir(reg->volumes_dir) != 0)
+		log_warn("syncing %s: %s", reg->volumes_dir, strerror(errno));
+	vol_insert(reg, v);
+	log_info("created volume %s", v->meta.name);
+	return 0;
+}
+
+static void
+vol_discard(const char *tmp)
+{
+	char *why = NULL;
+
+	if (tmp != NULL && remove_tree(tmp, &why) != 0) {
+		log_error("%s", why);
+		free(why);
+	}
+}
+
 static int
 vol_create_locked(struct vol_registry *reg, const char *name,
     const json_t *opts, char **cause)
 {
 	struct vol *v = NULL, *old;
-	char suffix[17], *tmp = NULL, *tmpdata = NULL;
+	char *tmp = NULL;
 	json_t *given;
 	int rc = -1;
 
@@ -542,49 +604,87 @@ vol_create_locked(struct vol_registry *reg, const char *name,
 	v->meta.options = json_incref(given);
 	if (v->opts.restore_from != NULL)
 		v->meta.restore = json_pack("{s:s}", "state", "pending");
-
-	random_hex(suffix, 16);
-	tmp = xasprintf("%s/%s.%s", reg->tmp_dir, name, suffix);
-	tmpdata = xasprintf("%s/data", tmp);
-	if (mkdir(tmp, 0700) != 0 || mkdir(tmpdata, 0755) != 0) {
-		set_cause(cause, "creating %s: %s", tmp, strerror(errno));
+	if (vol_build(reg, v, &tmp, cause) != 0 ||
+	    vol_install(reg, v, tmp, cause) != 0)
 		goto out;
-	}
-	if (meta_save(tmp, &v->meta, cause) != 0)
-		goto out;
-	if (rename(tmp, v->dir) != 0) {
-		if (errno == EEXIST || errno == ENOTEMPTY)
-			set_cause(cause, "%s exists but is not a loaded volume "
-			    "(see the plugin log); not replacing it", v->dir);
-		else
-			set_cause(cause, "renaming %s to %s: %s", tmp, v->dir,
-			    strerror(errno));
-		goto out;
-	}
+	v = NULL;
 	free(tmp);
 	tmp = NULL;
-	if (fsync_dir(reg->volumes_dir) != 0) {
-		set_cause(cause, "syncing %s: %s", reg->volumes_dir,
-		    strerror(errno));
-		goto out;
-	}
-	vol_insert(reg, v);
-	log_info("created volume %s", name);
-	v = NULL;
 	rc = 0;
 out:
-	if (tmp != NULL) {
-		char *why = NULL;
-		if (remove_tree(tmp, &why) != 0) {
-			log_error("%s", why);
-			free(why);
-		}
-	}
+	vol_discard(tmp);
 	free(tmp);
-	free(tmpdata);
 	json_decref(given);
 	vol_free(v);
 	return rc;
+}
+
+struct vol_import {
+	struct vol *v;
+	char *tmp;
+};
+
+int
+vol_import_begin(struct vol_registry *reg, const char *name,
+    struct vol_import **out, char **data, char **cause)
+{
+	struct vol_import *imp;
+	int rc = -1;
+
+	*out = NULL;
+	*data = NULL;
+	if (name_volume_check(name, cause) != 0)
+		return -1;
+	imp = xcalloc(1, sizeof *imp);
+	pthread_mutex_lock(&reg->lock);
+	if (vol_find(reg, name) != NULL) {
+		set_cause(cause, "volume %s exists; import makes a new volume "
+		    "(remove it first, or import under another name)", name);
+		goto out;
+	}
+	imp->v = vol_new(reg, name);
+	imp->v->meta.name = xstrdup(name);
+	imp->v->meta.created = time(NULL);
+	imp->v->meta.options = json_object();
+	if (vol_build(reg, imp->v, &imp->tmp, cause) != 0)
+		goto out;
+	*data = xasprintf("%s/data", imp->tmp);
+	*out = imp;
+	imp = NULL;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&reg->lock);
+	if (imp != NULL)
+		vol_import_abort(reg, imp);
+	return rc;
+}
+
+int
+vol_import_commit(struct vol_registry *reg, struct vol_import *imp,
+    char **cause)
+{
+	int rc;
+
+	pthread_mutex_lock(&reg->lock);
+	rc = vol_install(reg, imp->v, imp->tmp, cause);
+	if (rc == 0)
+		imp->v = NULL;
+	pthread_mutex_unlock(&reg->lock);
+	vol_import_abort(reg, imp);
+	return rc;
+}
+
+void
+vol_import_abort(struct vol_registry *reg, struct vol_import *imp)
+{
+	(void)reg;
+	if (imp == NULL)
+		return;
+	if (imp->v != NULL)
+		vol_discard(imp->tmp);
+	vol_free(imp->v);
+	free(imp->tmp);
+	free(imp);
 }
 
 int

@@ -39,6 +39,21 @@ void vol_close(struct vol_registry *);
 int vol_create(struct vol_registry *, const char *name, const json_t *opts,
     char **cause);
 int vol_remove(struct vol_registry *, const char *name, char **cause);
+/*
+ * A new volume filled from outside (import). vol_import_begin fails if
+ * name exists, else builds the volume out of view and sets *data (caller
+ * frees) to its empty data directory for the caller to fill; the volume
+ * appears only at vol_import_commit, which fails if name was created in
+ * the meantime. vol_import_commit and vol_import_abort free the handle; a
+ * crash in between leaves nothing (temporary directories are removed at
+ * start).
+ */
+struct vol_import;
+int vol_import_begin(struct vol_registry *, const char *name,
+    struct vol_import **, char **data, char **cause);
+int vol_import_commit(struct vol_registry *, struct vol_import *,
+    char **cause);
+void vol_import_abort(struct vol_registry *, struct vol_import *);
 /* *mountpoint (caller frees) is where the volume is now visible. */
 int vol_mount(struct vol_registry *, const char *name, const char *id,
     char **mountpoint, char **cause);

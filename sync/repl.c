@@ -496,3 +496,39 @@ repl_probe(const struct repl_self *self, const struct repl_server *srv,
 	rmdir(dir);
 	return rc;
 }
+
+int
+repl_export_start(const struct repl_self *self, const struct repl_server *srv,
+    const char *source, const char *volume, const char *snapshot,
+    const char *compress, struct child *out, char **cause)
+{
+	static char *const envp[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", NULL };
+	struct repl_argv a = { NULL, 0 };
+	int sfd, rc;
+
+	sfd = repl_secrets(self, srv);
+	if (sfd < 0) {
+		set_cause(cause, "cannot pass the key to the transport: %s",
+		    strerror(errno));
+		return -1;
+	}
+	repl_add(&a, xstrdup(self->exe));
+	repl_add(&a, xstrdup("transport"));
+	repl_add(&a, xstrdup("--secrets-fd"));
+	repl_add(&a, xasprintf("%d", REPL_SECRETS_FD));
+	repl_add(&a, xstrdup("--port"));
+	repl_add(&a, xasprintf("%d", srv->port));
+	repl_add(&a, xstrdup(srv->hostname));
+	repl_add(&a, xasprintf("privateer-export %s %s %s %s", source, volume,
+	    snapshot, compress));
+	rc = child_start(self->exe, a.v, envp, NULL, sfd, REPL_SECRETS_FD, out,
+	    cause);
+	close(sfd);
+	repl_argv_free(&a);
+	if (rc != 0)
+		return -1;
+	/* Nothing goes to the server: its stdin ends now. */
+	close(out->in);
+	out->in = -1;
+	return 0;
+}

@@ -63,6 +63,16 @@ int repl_restore(const struct repl_self *, const struct repl_server *,
 int repl_list(const struct repl_self *, const struct repl_server *,
     const char *source, const char *volume, char ***ids, size_t *n,
     struct repl_result *);
+/*
+ * Starts the transport running `privateer-export SOURCE VOLUME SNAPSHOT
+ * COMPRESS` on server: out->out carries the tar stream, out->err the
+ * reasons; the child's exit status is the server's (255: transport).
+ * 0, or -1 with *cause. Wait for it with child_wait.
+ */
+struct child;
+int repl_export_start(const struct repl_self *, const struct repl_server *,
+    const char *source, const char *volume, const char *snapshot,
+    const char *compress, struct child *out, char **cause);
 /* Handshake and a no-op (dry-run) rsync. */
 int repl_probe(const struct repl_self *, const struct repl_server *,
     struct repl_result *);

@@ -560,3 +560,63 @@ out:
 		rsync_request_free(r);
 	return rc;
 }
+
+int
+rsync_is_export(const char *command)
+{
+	size_t n = strlen(RSYNC_EXPORT_COMMAND);
+
+	return strncmp(command, RSYNC_EXPORT_COMMAND, n) == 0 &&
+	    (command[n] == ' ' || command[n] == '\0');
+}
+
+void
+rsync_export_free(struct rsync_export *e)
+{
+	free(e->source);
+	free(e->volume);
+	free(e->snapshot);
+	free(e->compress);
+	memset(e, 0, sizeof *e);
+}
+
+int
+rsync_parse_export(const char *command, struct rsync_export *e,
+    char **cause)
+{
+	char **w = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	memset(e, 0, sizeof *e);
+	if (strlen(command) > RSYNC_COMMAND_MAX) {
+		set_cause(cause, "command longer than %d bytes",
+		    RSYNC_COMMAND_MAX);
+		return -1;
+	}
+	if (rsync_split(command, &w, &n, cause) != 0)
+		return -1;
+	if (n != 5 || strcmp(w[0], RSYNC_EXPORT_COMMAND) != 0) {
+		set_cause(cause, "usage: %s SOURCE VOLUME SNAPSHOT "
+		    "none|gzip|zstd", RSYNC_EXPORT_COMMAND);
+		goto out;
+	}
+	if (rsync_name("source", w[1], cause) != 0 ||
+	    rsync_name("volume", w[2], cause) != 0 ||
+	    rsync_name("snapshot", w[3], cause) != 0)
+		goto out;
+	if (strcmp(w[4], "none") != 0 && strcmp(w[4], "gzip") != 0 &&
+	    strcmp(w[4], "zstd") != 0) {
+		set_cause(cause, "compression \"%.16s\" is not none, gzip or "
+		    "zstd", w[4]);
+		goto out;
+	}
+	e->source = xstrdup(w[1]);
+	e->volume = xstrdup(w[2]);
+	e->snapshot = xstrdup(w[3]);
+	e->compress = xstrdup(w[4]);
+	rc = 0;
+out:
+	rsync_words_free(w, n);
+	return rc;
+}

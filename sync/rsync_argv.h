@@ -38,6 +38,26 @@ struct rsync_request {
 int rsync_split(const char *command, char ***words, size_t *n, char **cause);
 void rsync_words_free(char **words, size_t n);
 
+/*
+ * The one other command a client may send: `privateer-export SOURCE VOLUME
+ * SNAPSHOT COMPRESSION`, a snapshot streamed as a tar file (read-only).
+ */
+#define RSYNC_EXPORT_COMMAND "privateer-export"
+
+struct rsync_export {
+	char *source;
+	char *volume;
+	char *snapshot;		/* an ID or "latest" */
+	char *compress;		/* "none", "gzip" or "zstd" */
+};
+
+/* 1 if command is an export command (to be checked by the next). */
+int rsync_is_export(const char *command);
+/* 0, or -1 with *cause; free with rsync_export_free. */
+int rsync_parse_export(const char *command, struct rsync_export *out,
+    char **cause);
+void rsync_export_free(struct rsync_export *);
+
 /* Parses and checks command; 0, or -1 with *cause saying what is refused. */
 int rsync_parse(const char *command, struct rsync_request *out, char **cause);
 void rsync_request_free(struct rsync_request *);

@@ -45,6 +45,7 @@ struct sshd {
 	ssh_bind bind;
 	char *root;
 	char *rsync;
+	char *exe;
 	struct snap_policy policy;
 	struct sshd_peer *peers;
 	size_t npeers;
@@ -306,20 +307,70 @@ sshd_argv_free(char **argv)
 	free(argv);
 }
 
+/*
+ * Runs path (argv, in cwd) with its stdio relayed over ch until it exits;
+ * returns its exit status, or -1 with *cause if it could not start.
+ * *received counts the bytes that came from the client.
+ */
+static int
+sshd_relay_child(struct sshd_conn *c, ssh_channel ch, const char *who,
+    const char *path, char **argv, const char *cwd, uint64_t *received,
+    char **cause)
+{
+	static char *const envp[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", NULL };
+	struct sshd *srv = c->srv;
+	struct sshd_child child = { -1, 0, 0 };
+	struct relay r;
+	struct child sp;
+	char *why = NULL;
+
+	if (child_start(path, argv, envp, cwd, -1, -1, &sp, cause) != 0)
+		return -1;
+	child.pid = sp.pid;
+	pthread_mutex_lock(&srv->lock);
+	c->child = sp.pid;
+	pthread_mutex_unlock(&srv->lock);
+
+	memset(&r, 0, sizeof r);
+	r.to_channel = sp.out;
+	r.err_to_channel = sp.err;
+	r.from_channel = sp.in;
+	r.err_from_channel = -1;
+	r.finished = sshd_child_finished;
+	r.arg = &child;
+	sp.in = -1;	/* the relay closes it */
+	if (relay_run(c->session, ch, &r, &why) != 0) {
+		log_info("ssh %s (%s): %s; stopping %s", c->peer, who, why,
+		    argv[0]);
+		free(why);
+		if (!child.exited)
+			kill(child.pid, SIGTERM);
+	}
+	if (r.from_channel >= 0)
+		close(r.from_channel);
+	child_close(&sp);
+	if (!child.exited) {
+		sp.pid = child.pid;
+		child.status = child_wait(&sp);
+	}
+	pthread_mutex_lock(&srv->lock);
+	c->child = -1;
+	pthread_mutex_unlock(&srv->lock);
+	*received = r.received;
+	return child.status;
+}
+
 /* Runs the checked request on ch; returns the exit status to send. */
 static int
 sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
     const struct rsync_request *req)
 {
-	static char *const envp[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", NULL };
 	struct sshd *srv = c->srv;
 	struct snap_push push;
-	struct sshd_child child = { -1, 0, 0 };
-	struct relay r;
-	struct child sp;
 	char *cwd = NULL, *cause = NULL, **argv = NULL, *msg;
 	int status = 1, pushing = 0;
 	struct timespec t0, t1;
+	uint64_t received = 0;
 
 	memset(&push, 0, sizeof push);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -354,41 +405,10 @@ sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
 	/* A push may read its own earlier snapshots (--link-dest=../ID). */
 	argv = sshd_argv(srv, req, pushing ? push.link_dest : NULL,
 	    pushing ? push.dir : cwd);
-	if (child_start(srv->rsync, argv, envp, cwd, -1, -1, &sp,
-	    &cause) != 0)
+	status = sshd_relay_child(c, ch, who, srv->rsync, argv, cwd,
+	    &received, &cause);
+	if (status < 0)
 		goto refuse;
-	child.pid = sp.pid;
-	pthread_mutex_lock(&srv->lock);
-	c->child = sp.pid;
-	pthread_mutex_unlock(&srv->lock);
-
-	memset(&r, 0, sizeof r);
-	r.to_channel = sp.out;
-	r.err_to_channel = sp.err;
-	r.from_channel = sp.in;
-	r.err_from_channel = -1;
-	r.finished = sshd_child_finished;
-	r.arg = &child;
-	sp.in = -1;	/* the relay closes it */
-	if (relay_run(c->session, ch, &r, &cause) != 0) {
-		log_info("ssh %s (%s): %s; stopping rsync", c->peer, who,
-		    cause);
-		free(cause);
-		cause = NULL;
-		if (!child.exited)
-			kill(child.pid, SIGTERM);
-	}
-	if (r.from_channel >= 0)
-		close(r.from_channel);
-	child_close(&sp);
-	if (!child.exited) {
-		sp.pid = child.pid;
-		child.status = child_wait(&sp);
-	}
-	pthread_mutex_lock(&srv->lock);
-	c->child = -1;
-	pthread_mutex_unlock(&srv->lock);
-	status = child.status;
 	if (pushing) {
 		pushing = 0;
 		if (status != 0) {
@@ -409,7 +429,7 @@ sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
 			    "(%.1f s, %llu bytes in)", c->peer, who,
 			    req->volume, (double)(t1.tv_sec - t0.tv_sec) +
 			    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
-			    (unsigned long long)r.received);
+			    (unsigned long long)received);
 			if (snap_prune(srv->root, who, req->volume,
 			    &srv->policy, &cause) < 0) {
 				log_error("retention of %s/%s: %s", who,
@@ -425,6 +445,38 @@ out:
 	if (pushing)
 		snap_abort(&push);
 	sshd_argv_free(argv);
+	free(cwd);
+	free(cause);
+	return status;
+}
+
+/* A snapshot as a tar stream: `privateer pack export` in its directory. */
+static int
+sshd_export(struct sshd_conn *c, ssh_channel ch, const char *who,
+    const struct rsync_export *req)
+{
+	struct sshd *srv = c->srv;
+	char *cwd = NULL, *cause = NULL, *argv[8];
+	uint64_t received;
+	int status = -1;
+
+	if (srv->exe == NULL)
+		cause = xstrdup("this server cannot export");
+	else if (snap_resolve(srv->root, req->source, req->volume,
+	    req->snapshot, &cwd, &cause) == 0) {
+		argv[0] = srv->exe;
+		argv[1] = "pack";
+		argv[2] = "export";
+		argv[3] = ".";
+		argv[4] = "--unmunge";
+		argv[5] = "--compress";
+		argv[6] = req->compress;
+		argv[7] = NULL;
+		status = sshd_relay_child(c, ch, who, srv->exe, argv, cwd,
+		    &received, &cause);
+	}
+	if (status < 0)
+		sshd_refuse(c, ch, who, cause != NULL ? cause : "failed");
 	free(cwd);
 	free(cause);
 	return status;
@@ -482,6 +534,20 @@ sshd_conn_session(struct sshd_conn *c)
 		log_info("ssh %s (%s): no exec request", c->peer, who);
 		return;
 	}
+	if (rsync_is_export(command)) {
+		struct rsync_export ex;
+		if (rsync_parse_export(command, &ex, &cause) != 0) {
+			sshd_refuse(c, ch, who, cause);
+			goto out;
+		}
+		log_info("ssh %s (%s): export of %s/%s/%s", c->peer, who,
+		    ex.source, ex.volume, ex.snapshot);
+		timeout = 0;
+		ssh_options_set(c->session, SSH_OPTIONS_TIMEOUT, &timeout);
+		status = sshd_export(c, ch, who, &ex);
+		rsync_export_free(&ex);
+		goto done;
+	}
 	if (rsync_parse(command, &req, &cause) != 0) {
 		sshd_refuse(c, ch, who, cause);
 		goto out;
@@ -497,6 +563,7 @@ sshd_conn_session(struct sshd_conn *c)
 	ssh_options_set(c->session, SSH_OPTIONS_TIMEOUT, &timeout);
 	status = sshd_run(c, ch, who, &req);
 	rsync_request_free(&req);
+done:
 	if (status >= 0) {
 		ssh_channel_request_send_exit_status(ch, status);
 		ssh_channel_send_eof(ch);
@@ -647,6 +714,7 @@ sshd_start(const struct sshd_config *cfg, char **cause)
 	pthread_cond_init(&srv->cond, NULL);
 	srv->root = xstrdup(cfg->root);
 	srv->rsync = xstrdup(cfg->rsync);
+	srv->exe = cfg->exe != NULL ? xstrdup(cfg->exe) : NULL;
 	srv->policy = cfg->policy;
 	srv->auth_seconds = cfg->auth_seconds > 0 ? cfg->auth_seconds : 30;
 	srv->max_sessions = cfg->max_sessions > 0 ? cfg->max_sessions : 32;
@@ -740,6 +808,7 @@ sshd_stop(struct sshd *srv)
 	free(srv->peers);
 	free(srv->root);
 	free(srv->rsync);
+	free(srv->exe);
 	pthread_cond_destroy(&srv->cond);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv);

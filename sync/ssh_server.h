@@ -4,7 +4,9 @@
  * session channel with one exec request, checks the command with
  * rsync_argv, and runs rsync --server itself (execve, clean environment,
  * fixed working directory) confined to the snapshot store: a client writes
- * only new snapshots of its own volumes and reads any snapshot.
+ * only new snapshots of its own volumes and reads any snapshot. The one
+ * other command, privateer-export, streams a snapshot as a tar file
+ * (`privateer pack export`, read-only, in the snapshot's directory).
  */
 #ifndef PRIVATEER_SSH_SERVER_H
 #define PRIVATEER_SSH_SERVER_H
@@ -27,6 +29,7 @@ struct sshd_config {
 	size_t nclients;
 	const char *root;		/* <state>/server */
 	const char *rsync;		/* absolute path of rsync */
+	const char *exe;		/* privateer, for `pack export` */
 	struct snap_policy policy;
 	int auth_seconds;		/* grace time; 0 = 30 */
 	int max_sessions;		/* 0 = 32 */

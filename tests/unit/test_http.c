@@ -105,7 +105,7 @@ handler_barrier(void)
 
 static int
 handler(void *arg, const char *method, const char *url, const char *body,
-    size_t len, char **out, const char **ctype, int *stream)
+    size_t len, char **out, const char **ctype, struct http_stream *stream)
 {
 	(void)ctype;
 	(void)stream;
