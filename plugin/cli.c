@@ -6,6 +6,7 @@
  * /run/docker/plugins/<plugin id>/privateer.sock).
  */
 #include "cli.h"
+#include "cli_int.h"
 
 #include <curl/curl.h>
 #include <getopt.h>
@@ -25,12 +26,6 @@
 #define CLI_DOCKER_SOCKET "/var/run/docker.sock"
 #define CLI_PLUGIN_SOCKET "privateer.sock"
 
-struct cli {
-	const char *config_path;
-	const char *as_name;
-	const char *socket;
-};
-
 struct cli_command {
 	const char *name;
 	const char *usage;
@@ -42,7 +37,6 @@ static int cli_backup(struct cli *, int, char **);
 static int cli_restore(struct cli *, int, char **);
 static int cli_snapshots(struct cli *, int, char **);
 static int cli_status(struct cli *, int, char **);
-static void cli_bytes(double, char *, size_t);
 static int cli_check(struct cli *, int, char **);
 static int cli_reload(struct cli *, int, char **);
 static int cli_version(struct cli *, int, char **);
@@ -57,6 +51,9 @@ static const struct cli_command cli_commands[] = {
 	{ "snapshots", "snapshots VOLUME [--server S] [--source C]",
 	    cli_snapshots },
 	{ "status", "status [VOLUME] [--json]", cli_status },
+	{ "export", "export VOLUME [--source C] [--server S] [--snapshot ID] "
+	    "[--to-dir DIR] [--compress zstd|gzip|none]", cli_export },
+	{ "import", "import TARFILE VOLUME", cli_import },
 	{ "reload", "reload", cli_reload },
 	{ "version", "version", cli_version },
 	{ "help", "help", cli_help },
@@ -76,7 +73,7 @@ cli_usage(FILE *f)
 		fprintf(f, "  %s\n", cli_commands[i].usage);
 }
 
-static int
+int
 cli_fail(const char *fmt, ...)
 {
 	va_list ap;
@@ -115,7 +112,7 @@ cli_buf_write(char *data, size_t size, size_t n, void *arg)
  * method url on socket; *status and *out (parsed JSON, caller owns) on an
  * HTTP answer. -1 with *cause if the socket does not answer.
  */
-static int
+int
 cli_http(const char *socket, const char *method, const char *url,
     const json_t *body, long *status, json_t **out, char **cause)
 {
@@ -169,16 +166,10 @@ out:
 	return rc;
 }
 
-/* The managed plugin's socket, as the Docker daemon lists it. */
-static char *
-cli_docker_socket(char **cause)
+const char *
+cli_docker_api(char **cause)
 {
-	const char *host = getenv("DOCKER_HOST"), *dsock = CLI_DOCKER_SOCKET;
-	const char *name, *sock, *id, *chosen = NULL;
-	json_t *plugins = NULL, *p;
-	char *result = NULL;
-	long status = 0;
-	size_t i;
+	const char *host = getenv("DOCKER_HOST");
 
 	if (host != NULL && *host != '\0') {
 		if (strncmp(host, "unix://", 7) != 0) {
@@ -186,8 +177,26 @@ cli_docker_socket(char **cause)
 			    "socket; give --socket or PRIVATEER_SOCKET", host);
 			return NULL;
 		}
-		dsock = host + 7;
+		return host + 7;
 	}
+	return CLI_DOCKER_SOCKET;
+}
+
+char *
+cli_docker_plugin(char **socket, char **cause)
+{
+	const char *dsock, *name, *sock, *id, *chosen = NULL;
+	const char *chosen_name = NULL;
+	json_t *plugins = NULL, *p;
+	char *result = NULL;
+	long status = 0;
+	size_t i;
+
+	if (socket != NULL)
+		*socket = NULL;
+	dsock = cli_docker_api(cause);
+	if (dsock == NULL)
+		return NULL;
 	if (cli_http(dsock, "GET", "http://docker/plugins", NULL, &status,
 	    &plugins, cause) != 0)
 		return NULL;
@@ -205,30 +214,38 @@ cli_docker_socket(char **cause)
 		    strcmp(sock, CLI_PLUGIN_SOCKET) != 0 ||
 		    !json_is_true(json_object_get(p, "Enabled")))
 			continue;
-		if (chosen == NULL || strcmp(name, "privateer:latest") == 0)
+		if (chosen == NULL || strcmp(name, "privateer:latest") == 0) {
 			chosen = id;
+			chosen_name = name;
+		}
 	}
 	if (chosen == NULL)
 		set_cause(cause, "no enabled privateer plugin in the Docker "
 		    "daemon at %s (docker plugin ls)", dsock);
-	else
-		result = xasprintf("/run/docker/plugins/%s/%s", chosen,
-		    CLI_PLUGIN_SOCKET);
+	else {
+		result = xstrdup(chosen_name);
+		if (socket != NULL)
+			*socket = xasprintf("/run/docker/plugins/%s/%s", chosen,
+			    CLI_PLUGIN_SOCKET);
+	}
 out:
 	json_decref(plugins);
 	return result;
 }
 
-static char *
+char *
 cli_socket(const struct cli *cli, char **cause)
 {
 	const char *env = getenv("PRIVATEER_SOCKET");
+	char *socket = NULL, *name;
 
 	if (cli->socket != NULL)
 		return xstrdup(cli->socket);
 	if (env != NULL && *env != '\0')
 		return xstrdup(env);
-	return cli_docker_socket(cause);
+	name = cli_docker_plugin(&socket, cause);
+	free(name);
+	return socket;
 }
 
 /* POSTs to /Privateer.<op>; *out is the answer (caller owns). */
@@ -690,7 +707,7 @@ cli_str(const json_t *o, const char *key)
 }
 
 /* 12345678 -> "11.8 MiB" */
-static void
+void
 cli_bytes(double b, char *buf, size_t len)
 {
 	const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
