@@ -8,6 +8,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -22,6 +23,7 @@
 #include "util.h"
 
 #define PACK_BLOCK (64 * 1024)
+#define PACK_COPY_BUF (256 * 1024)
 #define PACK_PATH_MAX 4000		/* bytes of an entry's name */
 #define PACK_NAME_MAX 255		/* bytes of one component */
 #define PACK_SHOW_MAX 120		/* bytes of a name in a message */
@@ -74,51 +76,204 @@ pack_error(struct archive *a)
 /* ---- export ---- */
 
 /*
- * Copies the current file's data; holes are handed to the writer as zeros,
- * which the pax writer leaves out again for entries it writes as sparse.
+ * Our own depth-first walk, not archive_read_disk_open's: libarchive
+ * visits a directory's children only after the rest of its parent, and GNU
+ * tar, which restores a directory's mtime when the archive leaves it, then
+ * gets the times of such directories wrong. Every entry follows its
+ * directory at once here, in name order (reproducible archives).
  */
+struct pack_out {
+	struct archive *disk;		/* metadata: xattrs, ACLs, sparse map */
+	struct archive *w;
+	struct archive_entry_linkresolver *links;
+	dev_t dev;			/* the tree's file system */
+	int flags;
+	struct pack_stats *st;
+	char *buf;
+};
+
+/* The file's data from fd; holes go to the writer as zeros, which the pax
+ * writer leaves out again for entries it writes as sparse. */
 static int
-pack_copy_out(struct archive *disk, struct archive *w, const char *name,
-    uint64_t *bytes, char **cause)
+pack_copy_out(struct pack_out *po, int fd, la_int64_t size, const char *name,
+    char **cause)
 {
 	static const char zeros[PACK_BLOCK];
-	const void *buf;
-	size_t len;
-	la_int64_t offset, done = 0, gap;
+	la_int64_t done = 0, data, hole, want;
 	la_ssize_t n;
-	int r;
+	ssize_t got;
 
-	for (;;) {
-		r = archive_read_data_block(disk, &buf, &len, &offset);
-		if (r == ARCHIVE_EOF)
-			return 0;
-		if (r < ARCHIVE_WARN) {
-			set_cause(cause, "reading %s: %s", name,
-			    pack_error(disk));
-			return -1;
+	while (done < size) {
+		data = lseek(fd, done, SEEK_DATA);
+		if (data < 0 && errno == ENXIO)
+			data = size;		/* a hole up to the end */
+		else if (data < 0)
+			data = done;		/* no SEEK_DATA: read it all */
+		if (data > size)
+			data = size;
+		while (done < data) {
+			want = data - done > PACK_BLOCK ? PACK_BLOCK :
+			    data - done;
+			if (archive_write_data(po->w, zeros, (size_t)want) < 0)
+				goto write_failed;
+			done += want;
 		}
-		while (offset > done) {
-			gap = offset - done > PACK_BLOCK ? PACK_BLOCK :
-			    offset - done;
-			n = archive_write_data(w, zeros, (size_t)gap);
-			if (n < 0) {
-				set_cause(cause, "writing %s: %s", name,
-				    pack_error(w));
+		if (done >= size)
+			break;
+		hole = lseek(fd, done, SEEK_HOLE);
+		if (hole < 0 || hole > size)
+			hole = size;
+		while (done < hole) {
+			want = hole - done > PACK_COPY_BUF ? PACK_COPY_BUF :
+			    hole - done;
+			got = pread(fd, po->buf, (size_t)want, done);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got < 0) {
+				set_cause(cause, "reading %s: %s", name,
+				    strerror(errno));
 				return -1;
 			}
-			done += gap;
+			if (got == 0)
+				return 0;	/* shrank: the writer pads */
+			n = archive_write_data(po->w, po->buf, (size_t)got);
+			if (n < 0)
+				goto write_failed;
+			done += got;
+			po->st->bytes += (uint64_t)got;
 		}
-		if (len == 0)
-			continue;
-		n = archive_write_data(w, buf, len);
-		if (n < 0) {
-			set_cause(cause, "writing %s: %s", name,
-			    pack_error(w));
+	}
+	return 0;
+write_failed:
+	set_cause(cause, "writing %s: %s", name, pack_error(po->w));
+	return -1;
+}
+
+static int pack_walk(struct pack_out *, int dirfd, const char *rel,
+    char **cause);
+
+/* One entry: name in dirfd, path rel from the top. */
+static int
+pack_one(struct pack_out *po, int dirfd, const char *name, const char *rel,
+    char **cause)
+{
+	struct archive_entry *e = NULL, *spare;
+	const char *target;
+	struct stat st;
+	char *show;
+	int fd = -1, r, rc = -1;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		if (errno == ENOENT)
+			return 0;	/* deleted meanwhile */
+		set_cause(cause, "%s: %s", rel, strerror(errno));
+		return -1;
+	}
+	if (S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode) ||
+	    S_ISBLK(st.st_mode)) {
+		/* Replication leaves them out as well (no -D). */
+		show = pack_show(rel);
+		fprintf(stderr, "warning: %s: %s left out\n", show,
+		    S_ISSOCK(st.st_mode) ? "socket" : "device node");
+		free(show);
+		po->st->skipped++;
+		return 0;
+	}
+	if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+		fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+		    (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
+		if (fd < 0 && errno == ENOENT)
+			return 0;
+		if (fd < 0) {
+			set_cause(cause, "%s: %s", rel, strerror(errno));
 			return -1;
 		}
-		done += (la_int64_t)len;
-		*bytes += len;
 	}
+	e = archive_entry_new();
+	archive_entry_copy_pathname(e, rel);
+	r = archive_read_disk_entry_from_file(po->disk, e, fd, &st);
+	if (r < ARCHIVE_WARN) {
+		set_cause(cause, "%s: %s", rel, pack_error(po->disk));
+		goto out;
+	}
+	if (r == ARCHIVE_WARN) {
+		show = pack_show(rel);
+		fprintf(stderr, "warning: %s: %s\n", show,
+		    pack_error(po->disk));
+		free(show);
+	}
+	target = S_ISLNK(st.st_mode) ? archive_entry_symlink(e) : NULL;
+	if ((po->flags & PACK_UNMUNGE) && target != NULL &&
+	    strncmp(target, PACK_MUNGED, strlen(PACK_MUNGED)) == 0) {
+		char *orig = xstrdup(target + strlen(PACK_MUNGED));
+		archive_entry_set_symlink(e, orig);
+		free(orig);
+	}
+	/* Second and later names of a file become hard-link entries
+	 * without data. */
+	spare = NULL;
+	archive_entry_linkify(po->links, &e, &spare);
+	if (archive_write_header(po->w, e) < ARCHIVE_WARN) {
+		set_cause(cause, "writing %s: %s", rel, pack_error(po->w));
+		goto out;
+	}
+	po->st->entries++;
+	if (S_ISREG(st.st_mode) && archive_entry_size(e) > 0 &&
+	    pack_copy_out(po, fd, archive_entry_size(e), rel, cause) != 0)
+		goto out;
+	/* Other file systems mounted inside are not the volume's. */
+	if (S_ISDIR(st.st_mode) && st.st_dev == po->dev &&
+	    pack_walk(po, fd, rel, cause) != 0)
+		goto out;
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	archive_entry_free(e);
+	return rc;
+}
+
+static int
+pack_name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
+pack_walk(struct pack_out *po, int dirfd, const char *rel, char **cause)
+{
+	struct dirent *de;
+	char **names = NULL, *path;
+	size_t n = 0, i;
+	int fd, rc = 0;
+	DIR *d;
+
+	fd = dup(dirfd);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (d == NULL) {
+		set_cause(cause, "%s: %s", rel, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		names = xreallocarray(names, n + 1, sizeof *names);
+		names[n++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	qsort(names, n, sizeof *names, pack_name_cmp);
+	for (i = 0; i < n && rc == 0; i++) {
+		path = xasprintf("%s/%s", rel, names[i]);
+		rc = pack_one(po, dirfd, names[i], path, cause);
+		free(path);
+	}
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
 }
 
 static int
@@ -158,101 +313,50 @@ int
 pack_export(const char *dir, int fd, enum pack_compress c, int flags,
     struct pack_stats *st, char **cause)
 {
-	struct archive *disk, *w;
-	struct archive_entry_linkresolver *links;
-	struct archive_entry *e = NULL, *spare;
-	const char *name, *target;
-	char *show;
-	int r, rc = -1, type;
+	struct pack_out po;
+	struct stat top;
+	int rc = -1, dfd = -1;
 
 	memset(st, 0, sizeof *st);
-	if (chdir(dir) != 0) {
+	memset(&po, 0, sizeof po);
+	/* Entries are named ./PATH from here, as `tar -C DIR -c .` does. */
+	if (chdir(dir) != 0 || (dfd = open(".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0 || fstat(dfd, &top) != 0) {
 		set_cause(cause, "%s: %s", dir, strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
 		return -1;
 	}
-	disk = archive_read_disk_new();
-	w = archive_write_new();
-	links = archive_entry_linkresolver_new();
-	if (disk == NULL || w == NULL || links == NULL)
+	po.disk = archive_read_disk_new();
+	po.w = archive_write_new();
+	po.links = archive_entry_linkresolver_new();
+	if (po.disk == NULL || po.w == NULL || po.links == NULL)
 		fatal("libarchive: out of memory");
-	archive_read_disk_set_symlink_physical(disk);
-	archive_read_disk_set_standard_lookup(disk);
+	po.dev = top.st_dev;
+	po.flags = flags;
+	po.st = st;
+	po.buf = xmalloc(PACK_COPY_BUF);
+	archive_read_disk_set_symlink_physical(po.disk);
+	archive_read_disk_set_standard_lookup(po.disk);
 	/* chattr flags are not volume data; GNU tar leaves them out too. */
-	archive_read_disk_set_behavior(disk, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS |
-	    ARCHIVE_READDISK_NO_FFLAGS);
-	if (pack_writer(w, fd, c, cause) != 0)
+	archive_read_disk_set_behavior(po.disk, ARCHIVE_READDISK_NO_FFLAGS);
+	if (pack_writer(po.w, fd, c, cause) != 0)
 		goto out;
-	archive_entry_linkresolver_set_strategy(links, archive_format(w));
-	if (archive_read_disk_open(disk, ".") != ARCHIVE_OK) {
-		set_cause(cause, "%s: %s", dir, pack_error(disk));
+	archive_entry_linkresolver_set_strategy(po.links,
+	    archive_format(po.w));
+	if (pack_one(&po, AT_FDCWD, ".", ".", cause) != 0)
 		goto out;
-	}
-	for (;;) {
-		e = archive_entry_new();
-		r = archive_read_next_header2(disk, e);
-		if (r == ARCHIVE_EOF)
-			break;
-		name = archive_entry_pathname(e);
-		if (r == ARCHIVE_WARN) {
-			show = pack_show(name);
-			fprintf(stderr, "warning: %s: %s\n", show,
-			    pack_error(disk));
-			free(show);
-		} else if (r != ARCHIVE_OK) {
-			show = pack_show(name);
-			set_cause(cause, "reading %s: %s", show,
-			    pack_error(disk));
-			free(show);
-			goto out;
-		}
-		archive_read_disk_descend(disk);
-		type = (int)archive_entry_filetype(e);
-		if (type == AE_IFSOCK || type == AE_IFCHR || type == AE_IFBLK) {
-			/* Replication leaves them out as well (no -D). */
-			show = pack_show(name);
-			fprintf(stderr, "warning: %s: %s left out\n", show,
-			    type == AE_IFSOCK ? "socket" : "device node");
-			free(show);
-			st->skipped++;
-			archive_entry_free(e);
-			continue;
-		}
-		target = type == AE_IFLNK ? archive_entry_symlink(e) : NULL;
-		if ((flags & PACK_UNMUNGE) && target != NULL &&
-		    strncmp(target, PACK_MUNGED, strlen(PACK_MUNGED)) == 0) {
-			char *orig = xstrdup(target + strlen(PACK_MUNGED));
-			archive_entry_set_symlink(e, orig);
-			free(orig);
-		}
-		/* Second and later names of a file become hard-link entries
-		 * without data. */
-		spare = NULL;
-		archive_entry_linkify(links, &e, &spare);
-		r = archive_write_header(w, e);
-		if (r < ARCHIVE_WARN) {
-			show = pack_show(name);
-			set_cause(cause, "writing %s: %s", show,
-			    pack_error(w));
-			free(show);
-			goto out;
-		}
-		if (archive_entry_size(e) > 0 && pack_copy_out(disk, w,
-		    archive_entry_pathname(e), &st->bytes, cause) != 0)
-			goto out;
-		st->entries++;
-		archive_entry_free(e);
-		e = NULL;
-	}
-	if (archive_write_close(w) != ARCHIVE_OK) {
-		set_cause(cause, "finishing the archive: %s", pack_error(w));
+	if (archive_write_close(po.w) != ARCHIVE_OK) {
+		set_cause(cause, "finishing the archive: %s", pack_error(po.w));
 		goto out;
 	}
 	rc = 0;
 out:
-	archive_entry_free(e);
-	archive_entry_linkresolver_free(links);
-	archive_read_free(disk);
-	archive_write_free(w);
+	close(dfd);
+	free(po.buf);
+	archive_entry_linkresolver_free(po.links);
+	archive_read_free(po.disk);
+	archive_write_free(po.w);
 	return rc;
 }
 

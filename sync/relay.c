@@ -57,8 +57,12 @@ relay_flush(int fd, struct relay_buf *b)
 }
 
 /* Reads from fd and sends up to the window; 1 at EOF, -1 on error. */
+/*
+ * With block set, writes even into a closed window: libssh then waits for
+ * the peer's window adjustment, reading the session itself.
+ */
 static int
-relay_pump(ssh_channel ch, int fd, int is_stderr, uint64_t *count,
+relay_pump(ssh_channel ch, int fd, int is_stderr, int block, uint64_t *count,
     char **cause)
 {
 	char buf[RELAY_CHUNK];
@@ -68,9 +72,9 @@ relay_pump(ssh_channel ch, int fd, int is_stderr, uint64_t *count,
 	int w;
 
 	win = ssh_channel_window_size(ch);
-	if (win == 0)
+	if (win == 0 && !block)
 		return 0;
-	want = win < sizeof buf ? win : sizeof buf;
+	want = win < sizeof buf && !block ? win : sizeof buf;
 	n = read(fd, buf, want);
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : 1;
@@ -164,15 +168,16 @@ relay_run(ssh_session session, ssh_channel ch, struct relay *r,
 		}
 		/* local -> channel */
 		if (out_open) {
-			st = relay_pump(ch, r->to_channel, 0, &r->sent, cause);
+			st = relay_pump(ch, r->to_channel, 0, ch_eof, &r->sent,
+			    cause);
 			if (st < 0)
 				goto out;
 			if (st == 1)
 				out_open = 0;
 		}
 		if (errout_open) {
-			st = relay_pump(ch, r->err_to_channel, 1, &r->sent,
-			    cause);
+			st = relay_pump(ch, r->err_to_channel, 1, ch_eof,
+			    &r->sent, cause);
 			if (st < 0)
 				goto out;
 			if (st == 1)
@@ -203,15 +208,22 @@ relay_run(ssh_session session, ssh_channel ch, struct relay *r,
 		if (busy || (!ch_eof && (ssh_channel_poll(ch, 0) > 0 ||
 		    ssh_channel_poll(ch, 1) > 0)))
 			continue;
-		/* sleep until something moves */
+		/*
+		 * Sleep until something moves. After the peer's EOF nothing
+		 * reads the session any more but libssh's blocking writes
+		 * (relay_pump with block), so its socket is not watched: its
+		 * unread window adjustments would wake us forever.
+		 */
 		nfds = 0;
-		pfd[nfds].fd = ssh_get_fd(session);
-		pfd[nfds++].events = POLLIN;
-		if (out_open && ssh_channel_window_size(ch) > 0) {
+		if (!ch_eof) {
+			pfd[nfds].fd = ssh_get_fd(session);
+			pfd[nfds++].events = POLLIN;
+		}
+		if (out_open && (ch_eof || ssh_channel_window_size(ch) > 0)) {
 			pfd[nfds].fd = r->to_channel;
 			pfd[nfds++].events = POLLIN;
 		}
-		if (errout_open && ssh_channel_window_size(ch) > 0) {
+		if (errout_open && (ch_eof || ssh_channel_window_size(ch) > 0)) {
 			pfd[nfds].fd = r->err_to_channel;
 			pfd[nfds++].events = POLLIN;
 		}

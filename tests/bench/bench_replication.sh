@@ -55,6 +55,7 @@ PG_USER=${PG_USER:-benchpg}
 T_START=$(date +%s.%N)
 
 log() { printf '%s bench: %s\n' "$(date +%T)" "$*" >&2; }
+. "$HERE/datasets.sh"
 die() {
 	log "ERROR: $*"
 	exit 1
@@ -65,17 +66,6 @@ sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
 [ "$(id -u)" = 0 ] || die "run as root (owners are kept, sshd runs, postgres runs as $PG_USER)"
 
 # --- tools -----------------------------------------------------------------
-pg_bindir() {
-	local d
-	if command -v initdb >/dev/null && command -v pg_ctl >/dev/null; then
-		d=$(dirname "$(readlink -f "$(command -v initdb)")")
-		[ -x "$d/pgbench" ] && [ -x "$d/postgres" ] && { echo "$d"; return; }
-	fi
-	for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
-		[ -x "$d/initdb" ] && [ -x "$d/pgbench" ] && [ -x "$d/pg_ctl" ] && { echo "$d"; return; }
-	done
-	return 0
-}
 missing=()
 need_cmd() { command -v "$1" >/dev/null 2>&1 || missing+=("$2"); }
 need_cmd rsync rsync
@@ -342,89 +332,6 @@ same_tree() { # same_tree A B WHO: contents, links and modes must match
 }
 
 # --- datasets ----------------------------------------------------------------
-pg() { runuser -u "$PG_USER" -- "$@"; }
-pg_start() {
-	pg "$PGBIN/pg_ctl" -D "$1" -l "$B/gen/postgres.log" -w -t 300 \
-		-o "-c listen_addresses='' -k $B/pgsock -c fsync=off" start >/dev/null
-	PG_RUNNING=$1
-}
-pg_stop() {
-	pg "$PGBIN/pg_ctl" -D "$1" -m fast -w -t 300 stop >/dev/null
-	PG_RUNNING=
-}
-gen_pgdata() {
-	local d=$B/gen/pgdata.initial
-	log "pgdata: initdb + pgbench -i -s $SCALE"
-	pg "$PGBIN/initdb" -D "$d" -U postgres -A trust -E UTF8 --locale=C --no-sync >"$B/gen/initdb.log"
-	pg_start "$d"
-	pg "$PGBIN/pgbench" -h "$B/pgsock" -U postgres -i -s "$SCALE" -q postgres >"$B/gen/pgbench-init.log" 2>&1 ||
-		{ cat "$B/gen/pgbench-init.log" >&2; die "pgbench -i failed"; }
-	pg_stop "$d"
-	log "pgdata: pgbench -t $TX -c 1 --random-seed=42 on a copy"
-	cp -a "$d" "$B/gen/pgdata.changed"
-	d=$B/gen/pgdata.changed
-	pg_start "$d"
-	pg "$PGBIN/pgbench" -h "$B/pgsock" -U postgres -t "$TX" -c 1 -j 1 --random-seed=42 postgres \
-		>"$B/gen/pgbench-run.log" 2>&1 || { cat "$B/gen/pgbench-run.log" >&2; die "pgbench run failed"; }
-	pg_stop "$d"
-}
-# pick K of the lines of FILE with seed S (selection sampling: exact, in order)
-pick() {
-	awk -v k="$1" -v seed="$3" -v n="$(wc -l <"$2")" \
-		'BEGIN { srand(seed) } { if (rand() * (n - NR + 1) < k - got) { print; got++ } }' "$2"
-}
-gen_files() {
-	local d=$B/gen/files.initial all=$B/gen/usr.list n round=0 left i f sz
-	log "files: $NFILES real small files from /usr/include and /usr/share"
-	find /usr/include /usr/share -xdev -type f -size -256k 2>/dev/null | sed 's#^/##' |
-		grep -v '[[:cntrl:]]' | LC_ALL=C sort >"$all"
-	n=$(wc -l <"$all")
-	[ "$n" -gt 0 ] || die "no files under /usr/include and /usr/share"
-	mkdir -p "$d"
-	if [ "$n" -ge "$NFILES" ]; then
-		pick "$NFILES" "$all" 42 | rsync -a --files-from=- / "$d/"
-	else
-		# Not enough distinct files here: repeat them in rounds (restic
-		# dedups the repeats; the others store them again).
-		log "files: only $n distinct files here; repeating them"
-		left=$NFILES
-		while [ "$left" -gt 0 ]; do
-			mkdir -p "$d/r$round"
-			head -n "$left" "$all" | rsync -a --files-from=- / "$d/r$round/"
-			left=$((left - n))
-			round=$((round + 1))
-		done
-	fi
-	log "files: seeded 1% edit, 0.1% deleted, 0.1% added"
-	cp -a "$d" "$B/gen/files.changed"
-	d=$B/gen/files.changed
-	(cd "$d" && find . -type f | LC_ALL=C sort) >"$B/gen/files.list"
-	n=$(wc -l <"$B/gen/files.list")
-	local k=$((n / 100)) x=$((n / 1000))
-	[ $x -gt 0 ] || x=1
-	i=0
-	pick $((k + x)) "$B/gen/files.list" 4242 >"$B/gen/files.picked"
-	while IFS= read -r f; do
-		i=$((i + 1))
-		if [ $((i % 11)) = 0 ] && [ $((i / 11)) -le $x ]; then
-			rm -f "$d/$f" # a deletion
-		elif [ $((i % 2)) = 0 ]; then
-			printf 'edited by the benchmark (line %d, seed 4242)\n' "$i" >>"$d/$f"
-		else
-			# rewrite 40 bytes in the middle of the file, in place
-			sz=$(stat -c %s "$d/$f")
-			printf 'rewritten by the benchmark, item %06d\n' "$i" |
-				dd of="$d/$f" bs=1 seek=$((sz / 2)) conv=notrunc status=none
-		fi
-	done <"$B/gen/files.picked"
-	mkdir -p "$d/bench-added"
-	i=0
-	while IFS= read -r f && [ $i -lt $x ]; do
-		i=$((i + 1))
-		{ head -c 4096 "$d/$f" 2>/dev/null || true; printf '\nadded by the benchmark, %d\n' "$i"; } \
-			>"$d/bench-added/new-$i.txt"
-	done < <(pick $x "$B/gen/files.list" 777)
-}
 describe() { # describe DATASET: size, files, what the change is
 	local i=$B/gen/$1.initial c=$B/gen/$1.changed st
 	st=$(rsync -a -n --delete --stats "$c/" "$i/" 2>/dev/null)

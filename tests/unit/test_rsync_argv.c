@@ -753,6 +753,54 @@ test_split_words(void **state)
 	split_is("v\xc3\xa9l", (const char *[]){ "v\xc3\xa9l", NULL });
 }
 
+/* The export command: exactly four checked words after its name. */
+static void
+test_export_command(void **state)
+{
+	static const struct {
+		const char *cmd;
+		const char *why;	/* NULL: accepted */
+	} cases[] = {
+		{ "privateer-export bob data latest zstd", NULL },
+		{ "privateer-export bob data 20261122T081500Z none", NULL },
+		{ "privateer-export bob my.vol-1 latest gzip", NULL },
+		{ "privateer-export bob data latest", "usage" },
+		{ "privateer-export bob data latest zstd extra", "usage" },
+		{ "privateer-export ../bob data latest zstd", "not a name" },
+		{ "privateer-export bob a/b latest zstd", "not a name" },
+		{ "privateer-export bob data latest bzip2", "not none, gzip" },
+		{ "privateer-export bob data la..test zstd", "\"..\"" },
+		{ "privateer-export bob 'data' latest zstd", "shell character" },
+		{ "privateer-export bob data latest zstd;id", "shell character" },
+	};
+	struct rsync_export e;
+	char *cause;
+	size_t i;
+
+	(void)state;
+	assert_true(rsync_is_export("privateer-export bob data latest zstd"));
+	assert_true(rsync_is_export("privateer-export"));
+	assert_false(rsync_is_export("privateer-exporter a b c d"));
+	assert_false(rsync_is_export("rsync --server . x"));
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		cause = NULL;
+		if (cases[i].why == NULL) {
+			if (rsync_parse_export(cases[i].cmd, &e, &cause) != 0)
+				fail_msg("%s: refused: %s", cases[i].cmd, cause);
+			assert_string_equal(e.source, "bob");
+			rsync_export_free(&e);
+			continue;
+		}
+		if (rsync_parse_export(cases[i].cmd, &e, &cause) == 0)
+			fail_msg("%s: accepted", cases[i].cmd);
+		assert_non_null(cause);
+		if (strstr(cause, cases[i].why) == NULL)
+			fail_msg("%s: \"%s\" lacks \"%s\"", cases[i].cmd, cause,
+			    cases[i].why);
+		free(cause);
+	}
+}
+
 static void
 test_split_escapes(void **state)
 {
@@ -821,6 +869,7 @@ main(void)
 		cmocka_unit_test(test_split_words),
 		cmocka_unit_test(test_split_escapes),
 		cmocka_unit_test(test_split_refusals),
+		cmocka_unit_test(test_export_command),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
