@@ -317,18 +317,26 @@ api_status(const struct api_ctx *ctx, json_t *out)
 		    json_integer(jobs_in_flight(ctx->jobs)));
 }
 
+/* The operation req asks for (strings borrowed from req). */
+static void
+api_ops_request(const struct api_req *req, struct ops_request *o)
+{
+	memset(o, 0, sizeof *o);
+	o->volume = req->volume;
+	o->server = req->server;
+	o->source = req->source;
+	o->snapshot = req->snapshot;
+	o->to_volume = req->to_volume;
+	o->compress = req->compress;
+	o->dry_run = req->dry_run;
+}
+
 static json_t *
 api_ops(const struct api_ctx *ctx, const struct api_req *req, char **cause)
 {
 	struct ops_request o;
 
-	memset(&o, 0, sizeof o);
-	o.volume = req->volume;
-	o.server = req->server;
-	o.source = req->source;
-	o.snapshot = req->snapshot;
-	o.to_volume = req->to_volume;
-	o.dry_run = req->dry_run;
+	api_ops_request(req, &o);
 	switch (req->op) {
 	case API_BACKUP:
 		return ops_backup(ctx->fleet, ctx->reg, &o, cause);
@@ -481,12 +489,7 @@ api_stream_main(void *arg)
 	char *cause = NULL, *clean;
 	json_t *j;
 
-	memset(&o, 0, sizeof o);
-	o.volume = st->req.volume;
-	o.server = st->req.server;
-	o.source = st->req.source;
-	o.snapshot = st->req.snapshot;
-	o.to_volume = st->req.to_volume;
+	api_ops_request(&st->req, &o);
 	o.progress = api_stream_progress;
 	o.progress_arg = st;
 	j = st->req.op == API_BACKUP ? ops_backup(st->ctx.fleet, st->ctx.reg,
@@ -545,12 +548,7 @@ api_export(const struct api_ctx *ctx, struct api_req *req, char **out,
 	char *cause = NULL;
 	int status = 200;
 
-	memset(&o, 0, sizeof o);
-	o.volume = req->volume;
-	o.server = req->server;
-	o.source = req->source;
-	o.snapshot = req->snapshot;
-	o.compress = req->compress;
+	api_ops_request(req, &o);
 	if (stream == NULL)
 		cause = xstrdup("Export needs a streaming connection");
 	else if (tarball_export(ctx->fleet, ctx->reg, &o, stream,

@@ -88,12 +88,7 @@ cli_fail(const char *fmt, ...)
 
 /* ---- talking to the plugin and to Docker over Unix sockets ---- */
 
-struct cli_buf {
-	char *data;
-	size_t len;
-};
-
-static size_t
+size_t
 cli_buf_write(char *data, size_t size, size_t n, void *arg)
 {
 	struct cli_buf *b = arg;

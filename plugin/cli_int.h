@@ -17,6 +17,14 @@ struct cli {
 	const char *socket;
 };
 
+/* A response body, kept whole up to a cap (16 MiB). */
+struct cli_buf {
+	char *data;		/* NUL-terminated; caller frees */
+	size_t len;
+};
+/* A libcurl write function filling the struct cli_buf at arg. */
+size_t cli_buf_write(char *data, size_t size, size_t n, void *arg);
+
 /* "privateer: <message>" on stderr; returns 1 (the failure status). */
 int cli_fail(const char *fmt, ...) PRINTFLIKE(1, 2);
 /* 12345678 -> "11.8 MiB" */

@@ -23,7 +23,10 @@
 #include "cli_int.h"
 #include "name.h"
 
-#define CLI_PACK_ERR_MAX (64 * 1024)
+#define CLI_PACK_BUFFER (512 * 1024)
+/* Export: start writing back every this many bytes, so the final fsync
+ * finds little left to do. */
+#define CLI_PACK_WRITEBACK (8 * 1024 * 1024)
 
 /* The temporary file, for the signal handler to remove. */
 static char cli_pack_tmp[PATH_MAX];
@@ -90,12 +93,12 @@ struct cli_export {
 	char *tmp;
 	int fd;
 	long status;
-	char *err;		/* an error answer's body */
-	size_t err_len;
+	struct cli_buf err;	/* an error answer's body */
 	char *trailer_error;
 	int trailer_ok;
 	char *write_error;
 	double bytes;
+	off_t synced;		/* written back up to here */
 	int tty;
 	struct timespec t0;
 	double drawn_at;
@@ -160,15 +163,8 @@ cli_export_write(char *data, size_t size, size_t n, void *arg)
 	if (ex->status == 0)
 		curl_easy_getinfo(ex->curl, CURLINFO_RESPONSE_CODE,
 		    &ex->status);
-	if (ex->status != 200) {
-		if (ex->err_len + len > CLI_PACK_ERR_MAX)
-			return 0;
-		ex->err = xreallocarray(ex->err, ex->err_len + len + 1, 1);
-		memcpy(ex->err + ex->err_len, data, len);
-		ex->err_len += len;
-		ex->err[ex->err_len] = '\0';
-		return len;
-	}
+	if (ex->status != 200)
+		return cli_buf_write(data, size, n, &ex->err);
 	if (ex->fd < 0) {
 		if (ex->filename == NULL || !cli_export_name_ok(ex->filename)) {
 			ex->write_error = xasprintf("the plugin gave no usable "
@@ -200,6 +196,11 @@ cli_export_write(char *data, size_t size, size_t n, void *arg)
 		return 0;
 	}
 	ex->bytes += (double)len;
+	if ((off_t)ex->bytes - ex->synced >= CLI_PACK_WRITEBACK) {
+		(void)sync_file_range(ex->fd, ex->synced, (off_t)ex->bytes -
+		    ex->synced, SYNC_FILE_RANGE_WRITE);
+		ex->synced = (off_t)ex->bytes;
+	}
 	if (ex->tty) {
 		secs = cli_pack_elapsed(&ex->t0);
 		if (secs - ex->drawn_at >= 0.2) {
@@ -326,6 +327,7 @@ cli_export(struct cli *cli, int argc, char **argv)
 	curl_easy_setopt(ex.curl, CURLOPT_WRITEFUNCTION, cli_export_write);
 	curl_easy_setopt(ex.curl, CURLOPT_WRITEDATA, &ex);
 	curl_easy_setopt(ex.curl, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(ex.curl, CURLOPT_BUFFERSIZE, (long)CLI_PACK_BUFFER);
 	curl_easy_setopt(ex.curl, CURLOPT_CONNECTTIMEOUT, 10L);
 	code = curl_easy_perform(ex.curl);
 	if (ex.tty && ex.drawn_at > 0)
@@ -341,7 +343,8 @@ cli_export(struct cli *cli, int argc, char **argv)
 	}
 	curl_easy_getinfo(ex.curl, CURLINFO_RESPONSE_CODE, &ex.status);
 	if (ex.status != 200) {
-		answer = ex.err != NULL ? json_loads(ex.err, 0, NULL) : NULL;
+		answer = ex.err.data != NULL ? json_loads(ex.err.data, 0, NULL) :
+		    NULL;
 		err = json_string_value(json_object_get(answer, "Err"));
 		set_cause(&cause, "%s", err != NULL ? err : "the plugin failed");
 		json_decref(answer);
@@ -375,7 +378,7 @@ out:
 	json_decref(req);
 	free(ex.filename);
 	free(ex.tmp);
-	free(ex.err);
+	free(ex.err.data);
 	free(ex.trailer_error);
 	free(ex.write_error);
 	free(final);
@@ -390,8 +393,7 @@ out:
 struct cli_import {
 	int fd;
 	double size;		/* 0 if unknown (a pipe) */
-	char *answer;
-	size_t answer_len;
+	struct cli_buf answer;
 	int tty;
 	struct timespec t0;
 	double drawn_at;
@@ -407,21 +409,6 @@ cli_import_read(char *buf, size_t size, size_t n, void *arg)
 		got = read(im->fd, buf, size * n);
 	while (got < 0 && errno == EINTR);
 	return got < 0 ? CURL_READFUNC_ABORT : (size_t)got;
-}
-
-static size_t
-cli_import_answer(char *data, size_t size, size_t n, void *arg)
-{
-	struct cli_import *im = arg;
-	size_t len = size * n;
-
-	if (im->answer_len + len > CLI_PACK_ERR_MAX)
-		return 0;
-	im->answer = xreallocarray(im->answer, im->answer_len + len + 1, 1);
-	memcpy(im->answer + im->answer_len, data, len);
-	im->answer_len += len;
-	im->answer[im->answer_len] = '\0';
-	return len;
 }
 
 static int
@@ -536,18 +523,20 @@ cli_import(struct cli *cli, int argc, char **argv)
 	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
 	    (curl_off_t)(im.size > 0 ? st.st_size : -1));
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, cli_import_answer);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &im);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, cli_buf_write);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &im.answer);
 	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, cli_import_progress);
 	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &im);
 	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(curl, CURLOPT_UPLOAD_BUFFERSIZE, (long)CLI_PACK_BUFFER);
 	code = curl_easy_perform(curl);
 	if (im.tty && im.drawn_at > 0)
 		fputc('\n', stderr);
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	answer = im.answer != NULL ? json_loads(im.answer, 0, NULL) : NULL;
+	answer = im.answer.data != NULL ? json_loads(im.answer.data, 0, NULL) :
+	    NULL;
 	err = json_string_value(json_object_get(answer, "Err"));
 	if (err != NULL || (status != 0 && status != 200)) {
 		set_cause(&cause, "%s", err != NULL ? err : "the plugin failed");
@@ -574,7 +563,7 @@ out:
 		curl_easy_cleanup(curl);
 	json_decref(answer);
 	json_decref(dvol);
-	free(im.answer);
+	free(im.answer.data);
 	free(url);
 	free(plugin);
 	free(socket);

@@ -20,6 +20,10 @@
 #define HTTP_MAX_CONNECTIONS 128
 #define HTTP_JSON_TYPE "application/vnd.docker.plugins.v1+json"
 #define HTTP_IDLE_TIMEOUT 600	/* seconds; Docker reconnects when closed */
+/* Per connection: streamed bodies come in pieces of about this size
+ * (MHD's default, 32 KiB, makes an import cost a syscall per 32 KiB). */
+#define HTTP_CONN_MEMORY (512 * 1024)
+#define HTTP_STREAM_BLOCK (256 * 1024)
 
 struct http_server {
 	struct MHD_Daemon *mhd;
@@ -121,7 +125,7 @@ http_stream(struct MHD_Connection *conn, int status, struct http_stream *st,
 		p = xcalloc(1, sizeof *p);
 		p->s = *st;
 		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN,
-		    64 * 1024, http_piped_read, p, http_piped_free);
+		    HTTP_STREAM_BLOCK, http_piped_read, p, http_piped_free);
 		p->resp = resp;
 	}
 	if (resp == NULL) {
@@ -356,6 +360,7 @@ http_start(const char *socket_path, size_t body_max, http_handler handler,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
 	    MHD_OPTION_END);
 	if (srv->mhd == NULL) {
 		set_cause(cause, "cannot start the HTTP server on %s",

@@ -543,14 +543,25 @@ pack_copy_in(struct archive *in, struct archive *out, const char *show,
 			    pack_error(in));
 			return -1;
 		}
-		if (archive_write_data_block(out, buf, len, offset) <
-		    ARCHIVE_WARN) {
-			set_cause(cause, "entry \"%s\": %s", show,
-			    pack_error(out));
+		/* libarchive says ARCHIVE_WARN for a failed write(2)
+		 * (a full disk) and for data beyond the declared size. */
+		if (archive_write_data_block(out, buf, len, offset) !=
+		    ARCHIVE_OK) {
+			set_cause(cause, "entry \"%s\": %s%s%s", show,
+			    pack_error(out), archive_errno(out) > 0 ? ": " : "",
+			    archive_errno(out) > 0 ?
+			    strerror(archive_errno(out)) : "");
 			return -1;
 		}
 		*bytes += len;
 	}
+}
+
+/* Errors that mean the data is not all there, even in a warning. */
+static int
+pack_errno_fatal(int e)
+{
+	return e == ENOSPC || e == EDQUOT || e == EIO || e == EFBIG;
 }
 
 /* One entry: checks, then libarchive writes it. */
@@ -589,7 +600,7 @@ pack_import_entry(struct archive *in, struct archive *out,
 	    &st->bytes, cause) != 0)
 		goto out;
 	r = archive_write_finish_entry(out);
-	if (r == ARCHIVE_WARN)
+	if (r == ARCHIVE_WARN && !pack_errno_fatal(archive_errno(out)))
 		fprintf(stderr, "warning: %s: %s\n", show, pack_error(out));
 	else if (r != ARCHIVE_OK) {
 		set_cause(cause, "entry \"%s\": %s", show, pack_error(out));

@@ -118,7 +118,7 @@ timed() { # timed VAR CMD...: wall seconds of CMD into VAR
 	printf -v "$var" '%s' "$(sub "$(now)" "$t0")"
 }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 verdict() { awk -v r="$1" 'BEGIN { print (r <= 1.1 ? "PASS" : "MISS") }'; }
 
 tar_c() { # DIR FILE COMP [tar options]

@@ -24,6 +24,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
+#include <sys/mount.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -930,6 +931,49 @@ test_compressed_kinds(void **state)
 	}
 }
 
+/* ---- a disk that fills up ---- */
+
+/*
+ * Twelve files of 768 KiB (each under the size pre-check) into a 4 MiB
+ * tmpfs: the writes themselves run out of space, and the import must stop
+ * there with the reason. Needs root to mount; skipped without.
+ */
+static void
+test_disk_full(void **state)
+{
+	const char *root = *state;
+	char *mnt = xasprintf("%s/small", root), *file, *dir, *name;
+	static char chunk[768 * 1024];
+	struct archive *a;
+	struct run r;
+	int i;
+
+	make_dir(mnt, 0755);
+	if (mount("tmpfs", mnt, "tmpfs", 0, "size=4m") != 0) {
+		free(mnt);
+		skip();
+	}
+	file = xasprintf("%s/full.tar", root);
+	dir = xasprintf("%s/imp", mnt);
+	make_dir(dir, 0755);
+	memset(chunk, 'f', sizeof chunk);
+	a = tar_open(file, PACK_ZSTD);
+	for (i = 0; i < 12; i++) {
+		name = xasprintf("f%02d", i);
+		tar_add(a, name, AE_IFREG, NULL, chunk, sizeof chunk);
+		free(name);
+	}
+	tar_close(a);
+	run_pack(0, dir, file, PACK_NONE, 0, &r);
+	umount2(mnt, MNT_DETACH);
+	if (r.rc != -1 || strstr(r.cause, "No space left") == NULL)
+		fail_msg("import into a full disk: rc %d, \"%s\"", r.rc,
+		    r.cause);
+	free(file);
+	free(dir);
+	free(mnt);
+}
+
 /* ---- names ---- */
 
 static void
@@ -984,6 +1028,7 @@ main(void)
 		ROOTED(test_refuse_long_names),
 		ROOTED(test_refuse_huge_size),
 		ROOTED(test_refuse_damaged),
+		ROOTED(test_disk_full),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
