@@ -27,6 +27,7 @@ struct fleet {
 	char *config_path;
 	char *identity_env;
 	char *server_root;
+	char *volumes_root;
 	char *listen_address;
 	char *rsync;
 	struct fleet_state *cur;	/* NULL: standalone or not loaded */
@@ -134,8 +135,9 @@ fleet_sshd(struct fleet *f, const struct fleet_state *st)
 	struct sshd_client *clients = NULL;
 	struct sshd_config sc;
 	char *sig = NULL, *tmp, *cause = NULL, exe[PATH_MAX];
+	const char **locals = NULL;
 	ssize_t exe_len;
-	size_t i, n = 0;
+	size_t i, n = 0, nlocal = 0;
 
 	if (st != NULL && st->keys_loaded)
 		me = config_server(st->cfg, st->identity);
@@ -153,6 +155,16 @@ fleet_sshd(struct fleet *f, const struct fleet_state *st)
 			    st->keys.peers[i].public_key);
 			free(tmp);
 		}
+		locals = xcalloc(st->cfg->nvolumes + 1, sizeof *locals);
+		for (i = 0; i < st->cfg->nvolumes; i++) {
+			if (!st->cfg->volumes[i].local)
+				continue;
+			locals[nlocal++] = st->cfg->volumes[i].name;
+			tmp = sig;
+			sig = xasprintf("%s local=%s", tmp,
+			    st->cfg->volumes[i].name);
+			free(tmp);
+		}
 		tmp = sig;
 		sig = xasprintf("%s retention %d/%d/%d/%d/%d", tmp,
 		    st->cfg->retention.set, st->cfg->retention.hourly,
@@ -164,6 +176,7 @@ fleet_sshd(struct fleet *f, const struct fleet_state *st)
 	    strcmp(sig, f->sshd_signature) == 0) {
 		free(sig);
 		free(clients);
+		free(locals);
 		return;	/* unchanged: keep sessions running */
 	}
 	if (f->sshd != NULL) {
@@ -175,6 +188,7 @@ fleet_sshd(struct fleet *f, const struct fleet_state *st)
 	if (me == NULL) {
 		free(sig);
 		free(clients);
+		free(locals);
 		return;
 	}
 	memset(&sc, 0, sizeof sc);
@@ -189,6 +203,10 @@ fleet_sshd(struct fleet *f, const struct fleet_state *st)
 	sc.root = f->server_root;
 	sc.rsync = f->rsync;
 	sc.exe = exe_len > 0 ? exe : NULL;
+	sc.self = st->identity;
+	sc.volumes_root = f->volumes_root;
+	sc.local_volumes = (const char *const *)locals;
+	sc.nlocal = nlocal;
 	sc.policy.keep_all = !st->cfg->retention.set;
 	sc.policy.hourly = st->cfg->retention.hourly;
 	sc.policy.daily = st->cfg->retention.daily;
@@ -202,6 +220,7 @@ fleet_sshd(struct fleet *f, const struct fleet_state *st)
 	} else
 		f->sshd_signature = sig;
 	free(clients);
+	free(locals);
 }
 
 /* One complete load: config, identity, store, keys. */
@@ -341,6 +360,7 @@ fleet_start(const struct fleet_options *o)
 	f->identity_env = o->identity != NULL && *o->identity != '\0' ?
 	    xstrdup(o->identity) : NULL;
 	f->server_root = xasprintf("%s/server", o->state_dir);
+	f->volumes_root = xasprintf("%s/volumes", o->state_dir);
 	f->listen_address = xstrdup(o->listen_address != NULL &&
 	    *o->listen_address != '\0' ? o->listen_address : "0.0.0.0");
 	f->rsync = xstrdup(o->rsync);
@@ -368,6 +388,7 @@ fleet_stop(struct fleet *f)
 	free(f->config_path);
 	free(f->identity_env);
 	free(f->server_root);
+	free(f->volumes_root);
 	free(f->listen_address);
 	free(f->rsync);
 	free(f->config_error);

@@ -304,17 +304,30 @@ ops_pick_server(const struct ops_env *env, const char *given, char **cause)
 	return NULL;
 }
 
-/* The only client that backs volume up, or req->source. */
+/*
+ * The only client that backs volume up, or req->source. A volume marked
+ * "local" in privateer.json is the server's own (privateer2's local:
+ * true): its source is the server.
+ */
 static const char *
 ops_pick_source(const struct ops_env *env, const char *volume,
-    const char *given, char **cause)
+    const char *given, const char *server, char **cause)
 {
+	const struct config_volume *v = config_volume(env->st->cfg, volume);
 	const struct config_client *c;
 	const char **names;
 	const char *found = NULL;
 	char *list;
 	size_t i, k, n = 0;
 
+	if (v != NULL && v->local) {
+		if (given == NULL || strcmp(given, server) == 0)
+			return server;
+		set_cause(cause, "%s is a local volume of the server %s, not a "
+		    "backup from %s: leave out the source", volume, server,
+		    given);
+		return NULL;
+	}
 	if (given != NULL)
 		return given;
 	names = xcalloc(env->st->cfg->nclients + 1, sizeof *names);
@@ -362,7 +375,8 @@ ops_restore(struct fleet *f, struct vol_registry *reg,
 	server = ops_pick_server(&env, req->server, cause);
 	if (server == NULL)
 		goto out;
-	source = ops_pick_source(&env, req->volume, req->source, cause);
+	source = ops_pick_source(&env, req->volume, req->source, server,
+	    cause);
 	if (source == NULL)
 		goto out;
 	if (ops_server(&env, server, &srv, cause) != 0)
@@ -635,7 +649,8 @@ ops_restore_plan(const struct fleet_state *st, const char *name,
 	}
 	*server = o->restore_from;
 	if (o->restore_source != NULL &&
-	    config_client(st->cfg, o->restore_source) == NULL) {
+	    config_client(st->cfg, o->restore_source) == NULL &&
+	    strcmp(o->restore_source, *server) != 0) {
 		names = xcalloc(st->cfg->nclients + 1, sizeof *names);
 		for (i = 0; i < st->cfg->nclients; i++)
 			names[i] = st->cfg->clients[i].name;
@@ -646,7 +661,8 @@ ops_restore_plan(const struct fleet_state *st, const char *name,
 		free(names);
 		return -1;
 	}
-	*source = ops_pick_source(&env, *volume, o->restore_source, cause);
+	*source = ops_pick_source(&env, *volume, o->restore_source, *server,
+	    cause);
 	return *source != NULL ? 0 : -1;
 }
 

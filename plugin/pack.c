@@ -1,8 +1,10 @@
 /*
- * pack: libarchive's disk reader and pax writer for export; its tar reader
- * and disk writer, with our own checks in front, for import. The checks are
- * ours (not only libarchive's ARCHIVE_EXTRACT_SECURE_* flags, which stay on
- * as a second line) so that every refusal names the entry and the reason.
+ * pack: libarchive's entry reader and pax writer for export (our own walk);
+ * its tar reader and disk writer, with our own checks in front, for
+ * import. The checks are ours so that every refusal names the entry and
+ * the reason; libarchive's SECURE_NODOTDOT and SECURE_NOABSOLUTEPATHS stay
+ * on as a second line, and the symlinks are tracked here (pack_links)
+ * instead of by SECURE_SYMLINKS, which costs an lstat per parent per entry.
  */
 #include "pack.h"
 
@@ -83,7 +85,8 @@ pack_error(struct archive *a)
  * directory at once here, in name order (reproducible archives).
  */
 struct pack_out {
-	struct archive *disk;		/* metadata: xattrs, ACLs, sparse map */
+	struct archive *disk;		/* metadata: xattrs, ACLs */
+	struct archive *disk_sparse;	/* the same and the sparse map */
 	struct archive *w;
 	struct archive_entry_linkresolver *links;
 	dev_t dev;			/* the tree's file system */
@@ -95,8 +98,8 @@ struct pack_out {
 /* The file's data from fd; holes go to the writer as zeros, which the pax
  * writer leaves out again for entries it writes as sparse. */
 static int
-pack_copy_out(struct pack_out *po, int fd, la_int64_t size, const char *name,
-    char **cause)
+pack_copy_out(struct pack_out *po, int fd, la_int64_t size, int sparse,
+    const char *name, char **cause)
 {
 	static const char zeros[PACK_BLOCK];
 	la_int64_t done = 0, data, hole, want;
@@ -104,7 +107,7 @@ pack_copy_out(struct pack_out *po, int fd, la_int64_t size, const char *name,
 	ssize_t got;
 
 	while (done < size) {
-		data = lseek(fd, done, SEEK_DATA);
+		data = sparse ? lseek(fd, done, SEEK_DATA) : done;
 		if (data < 0 && errno == ENXIO)
 			data = size;		/* a hole up to the end */
 		else if (data < 0)
@@ -120,7 +123,7 @@ pack_copy_out(struct pack_out *po, int fd, la_int64_t size, const char *name,
 		}
 		if (done >= size)
 			break;
-		hole = lseek(fd, done, SEEK_HOLE);
+		hole = sparse ? lseek(fd, done, SEEK_HOLE) : size;
 		if (hole < 0 || hole > size)
 			hole = size;
 		while (done < hole) {
@@ -158,6 +161,7 @@ pack_one(struct pack_out *po, int dirfd, const char *name, const char *rel,
     char **cause)
 {
 	struct archive_entry *e = NULL, *spare;
+	struct archive *disk;
 	const char *target;
 	struct stat st;
 	char *show;
@@ -189,17 +193,19 @@ pack_one(struct pack_out *po, int dirfd, const char *name, const char *rel,
 			return -1;
 		}
 	}
+	/* Looking for holes costs lseeks: only where blocks are missing. */
+	disk = S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (off_t)st.st_blocks * 512 < st.st_size ? po->disk_sparse : po->disk;
 	e = archive_entry_new();
 	archive_entry_copy_pathname(e, rel);
-	r = archive_read_disk_entry_from_file(po->disk, e, fd, &st);
+	r = archive_read_disk_entry_from_file(disk, e, fd, &st);
 	if (r < ARCHIVE_WARN) {
-		set_cause(cause, "%s: %s", rel, pack_error(po->disk));
+		set_cause(cause, "%s: %s", rel, pack_error(disk));
 		goto out;
 	}
 	if (r == ARCHIVE_WARN) {
 		show = pack_show(rel);
-		fprintf(stderr, "warning: %s: %s\n", show,
-		    pack_error(po->disk));
+		fprintf(stderr, "warning: %s: %s\n", show, pack_error(disk));
 		free(show);
 	}
 	target = S_ISLNK(st.st_mode) ? archive_entry_symlink(e) : NULL;
@@ -219,7 +225,8 @@ pack_one(struct pack_out *po, int dirfd, const char *name, const char *rel,
 	}
 	po->st->entries++;
 	if (S_ISREG(st.st_mode) && archive_entry_size(e) > 0 &&
-	    pack_copy_out(po, fd, archive_entry_size(e), rel, cause) != 0)
+	    pack_copy_out(po, fd, archive_entry_size(e),
+	    archive_entry_sparse_count(e) > 0, rel, cause) != 0)
 		goto out;
 	/* Other file systems mounted inside are not the volume's. */
 	if (S_ISDIR(st.st_mode) && st.st_dev == po->dev &&
@@ -328,9 +335,11 @@ pack_export(const char *dir, int fd, enum pack_compress c, int flags,
 		return -1;
 	}
 	po.disk = archive_read_disk_new();
+	po.disk_sparse = archive_read_disk_new();
 	po.w = archive_write_new();
 	po.links = archive_entry_linkresolver_new();
-	if (po.disk == NULL || po.w == NULL || po.links == NULL)
+	if (po.disk == NULL || po.disk_sparse == NULL || po.w == NULL ||
+	    po.links == NULL)
 		fatal("libarchive: out of memory");
 	po.dev = top.st_dev;
 	po.flags = flags;
@@ -338,8 +347,13 @@ pack_export(const char *dir, int fd, enum pack_compress c, int flags,
 	po.buf = xmalloc(PACK_COPY_BUF);
 	archive_read_disk_set_symlink_physical(po.disk);
 	archive_read_disk_set_standard_lookup(po.disk);
+	archive_read_disk_set_symlink_physical(po.disk_sparse);
+	archive_read_disk_set_standard_lookup(po.disk_sparse);
 	/* chattr flags are not volume data; GNU tar leaves them out too. */
-	archive_read_disk_set_behavior(po.disk, ARCHIVE_READDISK_NO_FFLAGS);
+	archive_read_disk_set_behavior(po.disk, ARCHIVE_READDISK_NO_FFLAGS |
+	    ARCHIVE_READDISK_NO_SPARSE);
+	archive_read_disk_set_behavior(po.disk_sparse,
+	    ARCHIVE_READDISK_NO_FFLAGS);
 	if (pack_writer(po.w, fd, c, cause) != 0)
 		goto out;
 	archive_entry_linkresolver_set_strategy(po.links,
@@ -356,6 +370,7 @@ out:
 	free(po.buf);
 	archive_entry_linkresolver_free(po.links);
 	archive_read_free(po.disk);
+	archive_read_free(po.disk_sparse);
 	archive_write_free(po.w);
 	return rc;
 }
@@ -410,30 +425,142 @@ out:
 }
 
 /*
- * A hard link must name a file already extracted, reached without passing
- * through a symlink (which could lead anywhere on this machine).
+ * The symlinks this import has made. Nothing else can make one: the
+ * directory starts empty, out of every container's view, and only this
+ * process writes to it. So knowing them is enough to refuse a write or a
+ * hard link through a symlink without an lstat of every parent of every
+ * entry (what ARCHIVE_EXTRACT_SECURE_SYMLINKS does, 5 opens per entry).
+ * A set of normalized paths: open addressing, FNV-1a.
  */
-static int
-pack_check_link(const char *entry, const char *target, char **cause)
-{
-	char *path = xstrdup(target), *p, *show;
-	struct stat st;
-	int rc = 0;
+struct pack_links {
+	char **slot;		/* NULL empty, PACK_GONE deleted */
+	size_t size, used;
+};
+static char pack_gone_mark;
+#define PACK_GONE (&pack_gone_mark)
 
-	for (p = path; (p = strchr(p, '/')) != NULL; p++) {
-		*p = '\0';
-		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
-			show = pack_show(entry);
-			set_cause(cause, "entry \"%s\": hard link through the "
-			    "symlink \"%s\"", show, path);
-			free(show);
-			rc = -1;
-			break;
-		}
-		*p = '/';
+static size_t
+pack_hash(const char *s, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	return (size_t)h;
+}
+
+/* The slot holding s[0..len), or NULL. */
+static char **
+pack_links_find(const struct pack_links *l, const char *s, size_t len)
+{
+	size_t i, n;
+	char *k;
+
+	if (l->size == 0)
+		return NULL;
+	for (i = pack_hash(s, len) & (l->size - 1), n = 0; n < l->size;
+	    i = (i + 1) & (l->size - 1), n++) {
+		k = l->slot[i];
+		if (k == NULL)
+			return NULL;
+		if (k != PACK_GONE && strlen(k) == len &&
+		    memcmp(k, s, len) == 0)
+			return &l->slot[i];
 	}
-	free(path);
-	return rc;
+	return NULL;
+}
+
+static void
+pack_links_add(struct pack_links *l, const char *s)
+{
+	char **old = l->slot;
+	size_t oldsize = l->size, i;
+
+	if (pack_links_find(l, s, strlen(s)) != NULL)
+		return;
+	if ((l->used + 1) * 2 > l->size) {
+		l->size = l->size == 0 ? 64 : l->size * 2;
+		l->slot = xcalloc(l->size, sizeof *l->slot);
+		l->used = 0;
+		for (i = 0; i < oldsize; i++) {
+			if (old[i] != NULL && old[i] != PACK_GONE) {
+				pack_links_add(l, old[i]);
+				free(old[i]);
+			}
+		}
+		free(old);
+	}
+	for (i = pack_hash(s, strlen(s)) & (l->size - 1);
+	    l->slot[i] != NULL && l->slot[i] != PACK_GONE;
+	    i = (i + 1) & (l->size - 1))
+		;
+	l->slot[i] = xstrdup(s);
+	l->used++;
+}
+
+static void
+pack_links_del(struct pack_links *l, const char *s)
+{
+	char **k = pack_links_find(l, s, strlen(s));
+
+	if (k != NULL) {
+		free(*k);
+		*k = PACK_GONE;	/* used stays: tombstones count */
+	}
+}
+
+static void
+pack_links_free(struct pack_links *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->size; i++) {
+		if (l->slot[i] != PACK_GONE)
+			free(l->slot[i]);
+	}
+	free(l->slot);
+	memset(l, 0, sizeof *l);
+}
+
+/* name without "./", empty and "." components, or a trailing slash. */
+static char *
+pack_norm(const char *name)
+{
+	char *out = xmalloc(strlen(name) + 1), *o = out;
+	const char *p = name, *slash;
+	size_t len;
+
+	while (*p != '\0') {
+		slash = strchr(p, '/');
+		len = slash != NULL ? (size_t)(slash - p) : strlen(p);
+		if (len > 0 && !(len == 1 && *p == '.')) {
+			if (o != out)
+				*o++ = '/';
+			memcpy(o, p, len);
+			o += len;
+		}
+		p += len;
+		if (*p == '/')
+			p++;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* The first parent of path that is one of our symlinks, or NULL. */
+static const char *
+pack_links_parent(const struct pack_links *l, const char *path)
+{
+	const char *p;
+	char **k;
+
+	for (p = strchr(path, '/'); p != NULL; p = strchr(p + 1, '/')) {
+		k = pack_links_find(l, path, (size_t)(p - path));
+		if (k != NULL)
+			return *k;
+	}
+	return NULL;
 }
 
 static const char *
@@ -565,19 +692,65 @@ pack_errno_fatal(int e)
 }
 
 /* One entry: checks, then libarchive writes it. */
+/*
+ * Keeps links (the symlinks made so far) true for the entry at path:
+ * refuses writes and hard links through them, and takes out a symlink the
+ * entry replaces (libarchive would reuse it as a directory, following it).
+ */
+static int
+pack_import_links(struct pack_links *links, struct archive_entry *e,
+    const char *path, const char *link, const char *show, char **cause)
+{
+	const char *via;
+	char *target = NULL;
+	int rc = -1, type = (int)archive_entry_filetype(e);
+
+	if ((via = pack_links_parent(links, path)) != NULL) {
+		set_cause(cause, "entry \"%s\" would be written through the "
+		    "symlink \"%s\"", show, via);
+		return -1;
+	}
+	if (link != NULL) {
+		target = pack_norm(link);
+		if ((via = pack_links_parent(links, target)) != NULL) {
+			set_cause(cause, "entry \"%s\": hard link through the "
+			    "symlink \"%s\"", show, via);
+			goto out;
+		}
+	}
+	if (pack_links_find(links, path, strlen(path)) != NULL &&
+	    (link != NULL || type != AE_IFLNK)) {
+		if (unlink(path) != 0 && errno != ENOENT) {
+			set_cause(cause, "entry \"%s\": replacing a symlink: "
+			    "%s", show, strerror(errno));
+			goto out;
+		}
+		pack_links_del(links, path);
+	}
+	/* A hard link to a symlink is a symlink too. */
+	if ((link == NULL && type == AE_IFLNK) || (target != NULL &&
+	    pack_links_find(links, target, strlen(target)) != NULL))
+		pack_links_add(links, path);
+	rc = 0;
+out:
+	free(target);
+	return rc;
+}
+
 static int
 pack_import_entry(struct archive *in, struct archive *out,
-    struct archive_entry *e, struct pack_stats *st, char **cause)
+    struct archive_entry *e, struct pack_links *links,
+    struct pack_stats *st, char **cause)
 {
 	const char *name = archive_entry_pathname(e);
 	const char *link = archive_entry_hardlink(e), *why;
-	char *show = pack_show(name);
+	char *show = pack_show(name), *path = NULL;
 	int r, rc = -1;
 
 	if (pack_check_name(name, "its name", name, cause) != 0)
 		goto out;
-	if (link != NULL && (pack_check_name(name, "its hard-link target",
-	    link, cause) != 0 || pack_check_link(name, link, cause) != 0))
+	if (link != NULL && pack_check_name(name, "its hard-link target",
+	    link, cause) != 0)
 		goto out;
 	why = link == NULL ? pack_type_refused((int)archive_entry_filetype(e)) :
 	    NULL;
@@ -586,6 +759,10 @@ pack_import_entry(struct archive *in, struct archive *out,
 		    show, why);
 		goto out;
 	}
+	path = pack_norm(name);
+	if (*path != '\0' && pack_import_links(links, e, path, link, show,
+	    cause) != 0)
+		goto out;
 	if (pack_check_size(e, show, cause) != 0)
 		goto out;
 	pack_filter_xattrs(e, st);
@@ -609,6 +786,7 @@ pack_import_entry(struct archive *in, struct archive *out,
 	st->entries++;
 	rc = 0;
 out:
+	free(path);
 	free(show);
 	return rc;
 }
@@ -616,6 +794,7 @@ out:
 int
 pack_import(int fd, const char *dir, struct pack_stats *st, char **cause)
 {
+	struct pack_links links = { NULL, 0, 0 };
 	struct archive *in, *out;
 	struct archive_entry *e;
 	int r, rc = -1, dfd;
@@ -639,8 +818,8 @@ pack_import(int fd, const char *dir, struct pack_stats *st, char **cause)
 	 * whose files belong to the containers' users. No standard lookup. */
 	archive_write_disk_set_options(out, ARCHIVE_EXTRACT_OWNER |
 	    ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_ACL |
-	    ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SPARSE |
-	    ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+	    ARCHIVE_EXTRACT_XATTR |
+	    ARCHIVE_EXTRACT_SECURE_NODOTDOT |
 	    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
 	if (archive_read_open_fd(in, fd, PACK_BLOCK) != ARCHIVE_OK) {
 		set_cause(cause, "not a tar archive: %s", pack_error(in));
@@ -661,7 +840,7 @@ pack_import(int fd, const char *dir, struct pack_stats *st, char **cause)
 			    pack_error(in));
 			goto out;
 		}
-		if (pack_import_entry(in, out, e, st, cause) != 0)
+		if (pack_import_entry(in, out, e, &links, st, cause) != 0)
 			goto out;
 	}
 	/* Directory modes and times are set last, here. */
@@ -687,6 +866,7 @@ pack_import(int fd, const char *dir, struct pack_stats *st, char **cause)
 		    (unsigned long long)st->dropped_xattrs);
 	rc = 0;
 out:
+	pack_links_free(&links);
 	archive_read_free(in);
 	archive_write_free(out);
 	return rc;

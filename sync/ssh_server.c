@@ -46,6 +46,10 @@ struct sshd {
 	char *root;
 	char *rsync;
 	char *exe;
+	char *self;
+	char *volumes_root;
+	char **local_volumes;
+	size_t nlocal;
 	struct snap_policy policy;
 	struct sshd_peer *peers;
 	size_t npeers;
@@ -360,6 +364,44 @@ sshd_relay_child(struct sshd_conn *c, ssh_channel ch, const char *who,
 	return child.status;
 }
 
+/* Whether source/volume names one of the server's own local volumes. */
+static int
+sshd_is_local(const struct sshd *srv, const char *source, const char *volume)
+{
+	size_t i;
+
+	if (srv->self == NULL || strcmp(source, srv->self) != 0)
+		return 0;
+	for (i = 0; i < srv->nlocal; i++) {
+		if (strcmp(srv->local_volumes[i], volume) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* A local volume has no history: only "latest", its data as it is. */
+static int
+sshd_local_dir(const struct sshd *srv, const struct rsync_request *req,
+    char **dir, char **cause)
+{
+	struct stat st;
+
+	if (strcmp(req->snapshot, "latest") != 0) {
+		*cause = xasprintf("%s is a local volume of %s: it has no "
+		    "snapshots, ask for latest", req->volume, srv->self);
+		return -1;
+	}
+	*dir = xasprintf("%s/%s/data", srv->volumes_root, req->volume);
+	if (lstat(*dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		*cause = xasprintf("the local volume %s does not exist on %s",
+		    req->volume, srv->self);
+		free(*dir);
+		*dir = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 /* Runs the checked request on ch; returns the exit status to send. */
 static int
 sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
@@ -388,6 +430,10 @@ sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
 			goto refuse;
 		pushing = 1;
 		cwd = xstrdup(push.partial);
+	} else if (req->kind == RSYNC_PULL && sshd_is_local(srv, req->source,
+	    req->volume)) {
+		if (sshd_local_dir(srv, req, &cwd, &cause) != 0)
+			goto refuse;
 	} else if (req->kind == RSYNC_PULL) {
 		if (snap_resolve(srv->root, req->source, req->volume,
 		    req->snapshot, &cwd, &cause) != 0)
@@ -715,6 +761,15 @@ sshd_start(const struct sshd_config *cfg, char **cause)
 	srv->root = xstrdup(cfg->root);
 	srv->rsync = xstrdup(cfg->rsync);
 	srv->exe = cfg->exe != NULL ? xstrdup(cfg->exe) : NULL;
+	if (cfg->self != NULL && cfg->volumes_root != NULL) {
+		srv->self = xstrdup(cfg->self);
+		srv->volumes_root = xstrdup(cfg->volumes_root);
+		srv->local_volumes = xcalloc(cfg->nlocal + 1,
+		    sizeof *srv->local_volumes);
+		for (i = 0; i < cfg->nlocal; i++)
+			srv->local_volumes[i] = xstrdup(cfg->local_volumes[i]);
+		srv->nlocal = cfg->nlocal;
+	}
 	srv->policy = cfg->policy;
 	srv->auth_seconds = cfg->auth_seconds > 0 ? cfg->auth_seconds : 30;
 	srv->max_sessions = cfg->max_sessions > 0 ? cfg->max_sessions : 32;
@@ -809,6 +864,11 @@ sshd_stop(struct sshd *srv)
 	free(srv->root);
 	free(srv->rsync);
 	free(srv->exe);
+	free(srv->self);
+	free(srv->volumes_root);
+	for (i = 0; i < srv->nlocal; i++)
+		free(srv->local_volumes[i]);
+	free(srv->local_volumes);
 	pthread_cond_destroy(&srv->cond);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv);

@@ -30,6 +30,13 @@ struct sshd_config {
 	const char *root;		/* <state>/server */
 	const char *rsync;		/* absolute path of rsync */
 	const char *exe;		/* privateer, for `pack export` */
+	/* The server's own volumes clients may read (privateer2's local:
+	 * true): source self, snapshot latest, data in
+	 * <volumes_root>/<name>/data. */
+	const char *self;
+	const char *volumes_root;
+	const char *const *local_volumes;
+	size_t nlocal;
 	struct snap_policy policy;
 	int auth_seconds;		/* grace time; 0 = 30 */
 	int max_sessions;		/* 0 = 32 */

@@ -19,7 +19,7 @@ cat >"$shared/privateer.json" <<JSON
 {
   "servers": [ { "name": "alice", "hostname": "127.0.0.1", "port": $port } ],
   "clients": [ { "name": "bob", "backup": ["data"] }, { "name": "carol" } ],
-  "volumes": [ { "name": "data" } ],
+  "volumes": [ { "name": "data" }, { "name": "barman", "local": true } ],
   "keys": { "store": "file", "path": "keys" }
 }
 JSON
@@ -104,6 +104,26 @@ dk bob run -d --name user --network none -v copy:/c busybox sleep 600 >/dev/null
 out=$(must_fail B restore data --to-volume copy)
 assert_contains "$out" "is mounted" "restore into a mounted volume"
 dk bob rm -f user >/dev/null
+
+e2e_log "a server's local volume (privateer2's local: true) restores on a client"
+dk alice volume create -d privateer barman >/dev/null
+mkdir -p "$E2E_TMP/alice/state/volumes/barman/data/base"
+echo "wal 1" >"$E2E_TMP/alice/state/volumes/barman/data/base/wal"
+chown -R 70:70 "$E2E_TMP/alice/state/volumes/barman/data"
+ln -s base/wal "$E2E_TMP/alice/state/volumes/barman/data/wal.link"
+out=$(B restore barman --to-volume barman_copy)
+assert_contains "$out" "restored alice/barman/latest from alice into volume barman_copy" \
+	"restore of a local volume"
+diff <(manifest "$E2E_TMP/alice/state/volumes/barman/data") \
+	<(manifest "$E2E_TMP/bob/state/volumes/barman_copy/data") ||
+	e2e_fail "the local volume restored differently"
+dk bob volume create -d privateer -o restore-from=alice -o restore-volume=barman barman_opt >/dev/null
+assert_eq "$(run_bb bob --rm -v barman_opt:/b -- cat /b/wal.link)" "wal 1" \
+	"a restore-from volume of a local volume"
+out=$(must_fail B restore barman --snapshot 20200101T000000Z --to-volume never2)
+assert_contains "$out" "barman is a local volume of alice" "a local volume has no snapshots"
+out=$(must_fail B restore barman --source bob --to-volume never3)
+assert_contains "$out" "leave out the source" "a local volume's source is its server"
 
 e2e_log "a backup of a volume that does not exist is refused (privateer2 wiped the copy)"
 out=$(must_fail B backup nosuch --server alice)

@@ -734,8 +734,23 @@ test_refuse_symlink_escape(void **state)
 		    NULL, 0);
 		tar_text(a, "link/pwned", "pwned\n");
 		tar_close(a);
-		expect_refused(&p, "link/pwned", "through symlink");
+		expect_refused(&p, "link/pwned", "through the symlink");
 	}
+	/* The same spelled differently: "./l", then "l//./pwned". */
+	place_make(root, &p);
+	a = tar_open(p.file, PACK_NONE);
+	tar_add(a, "./l", AE_IFLNK, p.outside, NULL, 0);
+	tar_text(a, "l//./pwned", "pwned\n");
+	tar_close(a);
+	expect_refused(&p, "l//./pwned", "through the symlink \"l\"");
+	/* A hard link to a symlink is a symlink: h -> s -> outside. */
+	place_make(root, &p);
+	a = tar_open(p.file, PACK_NONE);
+	tar_add(a, "s", AE_IFLNK, p.outside, NULL, 0);
+	tar_add(a, "h", AE_IFREG, "s", NULL, 0);
+	tar_text(a, "h/pwned", "pwned\n");
+	tar_close(a);
+	expect_refused(&p, "h/pwned", "through the symlink \"h\"");
 	/* A file and a directory over links to the outside: refused, or
 	 * (as tar does) the links replaced; never written through. */
 	place_make(root, &p);
