@@ -18,6 +18,7 @@
 #include "schedule.h"
 #include "name.h"
 #include "tarball.h"
+#include "usage.h"
 #include "ops.h"
 #include "refs.h"
 #include "util.h"
@@ -299,6 +300,7 @@ static void
 api_status(const struct api_ctx *ctx, json_t *out)
 {
 	json_t *list = vol_list(ctx->reg), *vols = json_array(), *item, *v;
+	const char *role;
 	size_t i;
 
 	json_array_foreach(list, i, item) {
@@ -312,6 +314,12 @@ api_status(const struct api_ctx *ctx, json_t *out)
 	}
 	json_decref(list);
 	json_object_set_new(out, "Volumes", vols);
+	/* A server: what each client's backups cost it. */
+	role = json_string_value(json_object_get(json_object_get(out,
+	    "Fleet"), "role"));
+	if (ctx->fleet != NULL && role != NULL && strcmp(role, "server") == 0)
+		json_object_set_new(out, "Clients",
+		    usage_all(fleet_server_root(ctx->fleet)));
 	if (ctx->jobs != NULL)
 		json_object_set_new(out, "InFlight",
 		    json_integer(jobs_in_flight(ctx->jobs)));

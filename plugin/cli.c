@@ -987,6 +987,27 @@ cli_status_volume(json_t *v)
 	}
 }
 
+/* On a server: what each client's backups cost it. */
+static void
+cli_status_clients(json_t *clients)
+{
+	const char *client, *volume;
+	json_t *c, *v;
+	char size[32];
+
+	json_object_foreach(clients, client, c) {
+		cli_bytes(cli_num(c, "bytes"), size, sizeof size);
+		printf("client %s: %.0f volume(s), %.0f snapshot(s), %s\n",
+		    client, (double)json_object_size(json_object_get(c,
+		    "volumes")), cli_num(c, "snapshots"), size);
+		json_object_foreach(json_object_get(c, "volumes"), volume, v) {
+			cli_bytes(cli_num(v, "bytes"), size, sizeof size);
+			printf("  %s: %.0f snapshot(s), latest %s, %s\n", volume,
+			    cli_num(v, "snapshots"), cli_str(v, "latest"), size);
+		}
+	}
+}
+
 static int
 cli_status(struct cli *cli, int argc, char **argv)
 {
@@ -1038,6 +1059,8 @@ cli_status(struct cli *cli, int argc, char **argv)
 		cli_status_volume(v);
 		shown++;
 	}
+	if (volume == NULL)
+		cli_status_clients(json_object_get(resp, "Clients"));
 	json_decref(resp);
 	if (volume != NULL && shown == 0)
 		return cli_fail("status: no such volume: %s", volume);

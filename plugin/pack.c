@@ -26,6 +26,7 @@
 
 #define PACK_BLOCK (64 * 1024)
 #define PACK_COPY_BUF (256 * 1024)
+#define PACK_ZSTD_THREADS "2"
 #define PACK_PATH_MAX 4000		/* bytes of an entry's name */
 #define PACK_NAME_MAX 255		/* bytes of one component */
 #define PACK_SHOW_MAX 120		/* bytes of a name in a message */
@@ -298,8 +299,14 @@ pack_writer(struct archive *w, int fd, enum pack_compress c, char **cause)
 		goto fail;
 	if (c == PACK_GZIP)
 		r = archive_write_add_filter_gzip(w);
-	else if (c == PACK_ZSTD)
+	else if (c == PACK_ZSTD) {
 		r = archive_write_add_filter_zstd(w);
+		/* libzstd's workers compress while this thread walks and
+		 * reads: what tar | zstd gets from two processes. */
+		if (r == ARCHIVE_OK)
+			(void)archive_write_set_filter_option(w, "zstd",
+			    "threads", PACK_ZSTD_THREADS);
+	}
 	if (r != ARCHIVE_OK)
 		goto fail;
 	/* A plain tar ends on a 10240-byte record as tar(1) expects; a

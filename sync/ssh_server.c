@@ -28,6 +28,7 @@
 #include "log.h"
 #include "relay.h"
 #include "rsync_argv.h"
+#include "usage.h"
 #include "sshkey.h"
 #include "child.h"
 #include "util.h"
@@ -402,6 +403,50 @@ sshd_local_dir(const struct sshd *srv, const struct rsync_request *req,
 	return 0;
 }
 
+struct sshd_usage_job {
+	char *root, *client, *volume;
+};
+
+static void *
+sshd_usage_main(void *arg)
+{
+	struct sshd_usage_job *j = arg;
+	struct usage u;
+	char *cause = NULL;
+
+	if (usage_update(j->root, j->client, j->volume, &u, &cause) != 0) {
+		log_warn("usage of %s/%s: %s", j->client, j->volume, cause);
+		free(cause);
+	}
+	free(j->root);
+	free(j->client);
+	free(j->volume);
+	free(j);
+	return NULL;
+}
+
+/* Recounts the volume's usage for status, off the client's wait. */
+static void
+sshd_usage_later(struct sshd *srv, const char *client, const char *volume)
+{
+	struct sshd_usage_job *j = xcalloc(1, sizeof *j);
+	pthread_attr_t attr;
+	pthread_t t;
+
+	j->root = xstrdup(srv->root);
+	j->client = xstrdup(client);
+	j->volume = xstrdup(volume);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, sshd_usage_main, j) != 0) {
+		free(j->root);
+		free(j->client);
+		free(j->volume);
+		free(j);
+	}
+	pthread_attr_destroy(&attr);
+}
+
 /* Runs the checked request on ch; returns the exit status to send. */
 static int
 sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
@@ -481,6 +526,7 @@ sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
 				log_error("retention of %s/%s: %s", who,
 				    req->volume, cause);
 			}
+			sshd_usage_later(srv, who, req->volume);
 		}
 	}
 	goto out;

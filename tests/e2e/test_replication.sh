@@ -92,6 +92,20 @@ out=$(B snapshots data)
 assert_contains "$out" "alice            bob              $snap1" "snapshots"
 assert_contains "$out" "$snap2 (latest)" "snapshots"
 
+e2e_log "status on the server shows what each client's backups cost it"
+asock=/run/docker/plugins/$(e2e_plugin_id alice)/privateer.sock
+st=$("$P" --socket "$asock" status --json)
+assert_eq "$(jq -r '.Clients.bob.volumes.data.snapshots' <<<"$st")" "2" "snapshots of bob/data"
+assert_eq "$(jq -r '.Clients.bob.volumes.data.latest' <<<"$st")" "$snap2" "latest of bob/data"
+used=$(jq -r '.Clients.bob.bytes' <<<"$st")
+# hard links shared by the two snapshots are counted once, as du does
+du_used=$(du -s --block-size=1 "$alice_store/bob/data/$snap1" "$alice_store/bob/data/$snap2" |
+	awk '{ s += $1 } END { print s }')
+dirs=$(stat -c %b "$alice_store/bob/data/$snap1" "$alice_store/bob/data/$snap2" |
+	awk '{ s += $1 * 512 } END { print s }')
+assert_eq "$used" "$((du_used - dirs))" "bytes kept for bob"
+assert_contains "$("$P" --socket "$asock" status)" "client bob: 1 volume(s), 2 snapshot(s)" "status text"
+
 e2e_log "restore of the first snapshot by ID over an existing volume"
 B restore data --to-volume copy --snapshot "$snap1" >/dev/null
 diff "$E2E_TMP/m1" <(manifest "$vcopy") || e2e_fail "restore by ID differs from the first state"
