@@ -138,10 +138,11 @@ declare -A R
 # Every measured step starts with nothing dirty in the page cache: an
 # earlier step's writeback must not be billed to the next one.
 m() { # m KEY CMD...: one measurement appended to the list KEY
-	local t
+	local key=$1 t
+	shift
 	sync
 	timed t "$@"
-	M[$1]="${M[$1]-} $t"
+	M[$key]="${M[$key]-} $t"
 }
 bench_dataset() { # DATASET
 	local ds=$1 comp r f vol step
