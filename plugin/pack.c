@@ -449,7 +449,7 @@ static char pack_gone_mark;
 static size_t
 pack_hash(const char *s, size_t len)
 {
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = UINT64_C(14695981039346656037);
 	size_t i;
 
 	for (i = 0; i < len; i++)

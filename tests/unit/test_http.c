@@ -8,7 +8,12 @@
  * called; several parallel connections are served at once (a barrier in the
  * handler proves it) and each serves several requests; the socket is
  * private (0600); a stale socket file is replaced; http_stop removes the
- * socket; impossible socket paths fail with a cause.
+ * socket; impossible socket paths fail with a cause. Streamed answers
+ * (export): the pipe's bytes, the extra header, chunked, an ok or error
+ * trailer (the reason cleaned of line breaks), release called once.
+ * Streamed bodies (import): the sink gets a 3 MiB body in pieces and
+ * answers, the handler never sees it, a refusal before the body comes
+ * back with its status, other URLs stay buffered.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -103,17 +108,63 @@ handler_barrier(void)
 	return ok;
 }
 
+/* ---- streamed responses: a pipe, then a trailer ---- */
+
+static struct {
+	pthread_mutex_t lock;
+	int released;
+	int fail;
+} streamed = { PTHREAD_MUTEX_INITIALIZER, 0, 0 };
+
+static char *
+stream_finish(void *ctx)
+{
+	(void)ctx;
+	return streamed.fail ? xstrdup("disk on fire\r\nX-Evil: 1") : NULL;
+}
+
+static void
+stream_release(void *ctx)
+{
+	(void)ctx;
+	pthread_mutex_lock(&streamed.lock);
+	streamed.released++;
+	pthread_mutex_unlock(&streamed.lock);
+}
+
+static int
+stream_start(const char *how, char **out, const char **ctype,
+    struct http_stream *stream)
+{
+	int p[2];
+
+	if (pipe(p) != 0)
+		return 500;
+	/* Small enough for the pipe's buffer: written before it is read. */
+	assert_int_equal(write_all(p[1], "hello, ", 7), 0);
+	assert_int_equal(write_all(p[1], "stream", 6), 0);
+	close(p[1]);
+	streamed.fail = strcmp(how, "fail") == 0;
+	*out = NULL;
+	*ctype = "application/x-tar";
+	stream->fd = p[0];
+	stream->finish = stream_finish;
+	stream->release = stream_release;
+	stream->header = xstrdup("X-Privateer-Filename: v-local-1.tar");
+	return 200;
+}
+
 static int
 handler(void *arg, const char *method, const char *url, const char *body,
     size_t len, char **out, const char **ctype, struct http_stream *stream)
 {
-	(void)ctype;
-	(void)stream;
 	int status = 200;
 	char hash[17];
 	json_t *j;
 
 	(void)arg;
+	if (strncmp(url, "/stream/", 8) == 0)
+		return stream_start(url + 8, out, ctype, stream);
 	pthread_mutex_lock(&seen.lock);
 	seen.calls++;
 	free(seen.last_body);
@@ -697,6 +748,181 @@ test_start_fails(void **state)
 	free(path);
 }
 
+/* Headers and trailers, as curl hands them over, one string. */
+static size_t
+header_cb(char *p, size_t size, size_t n, void *arg)
+{
+	char **all = arg, *tmp = *all;
+
+	*all = xasprintf("%s%.*s", tmp != NULL ? tmp : "", (int)(size * n), p);
+	free(tmp);
+	return size * n;
+}
+
+static void
+test_stream_trailer(void **state)
+{
+	static const char *const how[] = { "ok", "fail" };
+	struct fixture *f = *state;
+	struct response r;
+	char *headers;
+	CURL *h;
+	int i, k;
+
+	start_server(f);
+	for (i = 0; i < 2; i++) {
+		h = client(f->sock);
+		headers = NULL;
+		curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+		curl_easy_setopt(h, CURLOPT_HEADERDATA, &headers);
+		assert_int_equal(request(h, "POST", i == 0 ? "/stream/ok" :
+		    "/stream/fail", "{}", 2, NULL, &r), CURLE_OK);
+		assert_int_equal(r.status, 200);
+		assert_string_equal(r.body, "hello, stream");
+		assert_string_equal(r.content_type, "application/x-tar");
+		assert_non_null(strstr(headers,
+		    "X-Privateer-Filename: v-local-1.tar\r\n"));
+		assert_non_null(strstr(headers, "Transfer-Encoding: chunked"));
+		if (i == 0) {
+			assert_non_null(strstr(headers,
+			    "X-Privateer-Result: ok\r\n"));
+			assert_null(strstr(headers, "X-Privateer-Error"));
+		} else {
+			/* The reason, with its line break made harmless. */
+			assert_non_null(strstr(headers, "X-Privateer-Error: "
+			    "disk on fire??X-Evil: 1\r\n"));
+			assert_null(strstr(headers, "X-Privateer-Result"));
+			assert_null(strstr(headers, "\r\nX-Evil"));
+		}
+		free(headers);
+		response_free(&r);
+		curl_easy_cleanup(h);
+		(void)how;
+	}
+	/* release runs once per response, after it is over. */
+	for (k = 0; k < 100; k++) {
+		pthread_mutex_lock(&streamed.lock);
+		i = streamed.released;
+		pthread_mutex_unlock(&streamed.lock);
+		if (i == 2)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(i, 2);
+}
+
+/* ---- streamed request bodies ---- */
+
+static struct {
+	pthread_mutex_t lock;
+	size_t len;
+	uint64_t hash;
+	int writes, finished, aborted;
+} sunk = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 0 };
+
+static int
+sink_write(void *ctx, const char *data, size_t len)
+{
+	size_t i;
+
+	(void)ctx;
+	pthread_mutex_lock(&sunk.lock);
+	for (i = 0; i < len; i++)
+		sunk.hash = (sunk.hash ^ (unsigned char)data[i]) *
+		    1099511628211ULL;
+	sunk.len += len;
+	sunk.writes++;
+	pthread_mutex_unlock(&sunk.lock);
+	return 0;
+}
+
+static int
+sink_finish(void *ctx, int aborted, char **out)
+{
+	(void)ctx;
+	pthread_mutex_lock(&sunk.lock);
+	sunk.finished++;
+	sunk.aborted += aborted;
+	if (!aborted)
+		*out = xasprintf("{\"len\":%zu,\"hash\":\"%016llx\"}",
+		    sunk.len, (unsigned long long)sunk.hash);
+	pthread_mutex_unlock(&sunk.lock);
+	return 201;
+}
+
+static int
+upload_open(void *arg, const char *url, const struct http_conn *conn,
+    struct http_sink *sink, char **out)
+{
+	const char *v = http_query(conn, "Volume");
+
+	(void)arg;
+	if (strcmp(url, "/up") != 0)
+		return 0;
+	if (v == NULL || strcmp(v, "taken") == 0) {
+		*out = xstrdup("{\"Err\":\"volume taken exists\"}");
+		return 409;
+	}
+	sink->write = sink_write;
+	sink->finish = sink_finish;
+	sink->ctx = NULL;
+	pthread_mutex_lock(&sunk.lock);
+	sunk.len = 0;
+	sunk.hash = UINT64_C(14695981039346656037);
+	pthread_mutex_unlock(&sunk.lock);
+	return 1;
+}
+
+static void
+test_upload_sink(void **state)
+{
+	struct fixture *f = *state;
+	size_t n = 3 * 1024 * 1024 + 17, i;
+	char *big = xmalloc(n), want[17];
+	struct response r;
+	unsigned before;
+	CURL *h;
+
+	start_server(f);
+	http_set_upload(f->srv, upload_open);
+	for (i = 0; i < n; i++)
+		big[i] = (char)(i * 7 + (i >> 11));
+	before = calls();
+	h = client(f->sock);
+	/* Far beyond the buffered cap: streamed, never buffered. */
+	assert_int_equal(request(h, "POST", "/up?Volume=v1", big, n, NULL,
+	    &r), CURLE_OK);
+	assert_int_equal(r.status, 201);
+	assert_non_null(r.json);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "len")),
+	    n);
+	snprintf(want, sizeof want, "%016llx", (unsigned long long)fnv1a(big,
+	    n));
+	assert_string_equal(json_string_value(json_object_get(r.json, "hash")),
+	    want);
+	assert_int_equal(calls(), before);	/* the handler never saw it */
+	pthread_mutex_lock(&sunk.lock);
+	i = (size_t)sunk.writes;
+	pthread_mutex_unlock(&sunk.lock);
+	assert_true(i > 1 && i < 1000);		/* in pieces, not bytes */
+	response_free(&r);
+	/* Refused before the body, with the open's answer. */
+	assert_int_equal(request(h, "POST", "/up?Volume=taken", big, n, NULL,
+	    &r), CURLE_OK);
+	assert_int_equal(r.status, 409);
+	assert_string_equal(json_string_value(json_object_get(r.json, "Err")),
+	    "volume taken exists");
+	response_free(&r);
+	/* Other URLs are buffered as before. */
+	assert_int_equal(request(h, "POST", "/other", "{}", 2, NULL, &r),
+	    CURLE_OK);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(calls(), before + 1);
+	response_free(&r);
+	curl_easy_cleanup(h);
+	free(big);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -714,6 +940,8 @@ main(void)
 		T(test_stale_socket),
 		T(test_stop_removes_socket),
 		T(test_start_fails),
+		T(test_stream_trailer),
+		T(test_upload_sink),
 	};
 	const char *level = getenv("PRIVATEER_LOG_LEVEL");
 	int rc;
