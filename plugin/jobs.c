@@ -163,6 +163,8 @@ jobs_run(struct jobs *j, const char *volume, const char *server,
 	}
 	if (!changed) {
 		note.finished = time(NULL);
+		/* What deciding cost: no server was contacted. */
+		note.seconds = (double)(now_ms() - note.started_ms) / 1000;
 		note.result = "skipped: unchanged";
 		log_info("replication of %s to %s skipped: unchanged since the "
 		    "last one", volume, server);

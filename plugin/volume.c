@@ -1151,7 +1151,8 @@ vol_backup_record(struct vol_registry *reg, const char *name,
 		    json_integer((json_int_t)n->bytes));
 		json_object_set_new(b, "duration_seconds",
 		    json_real(n->seconds));
-	}
+	} else	/* what deciding to skip took; the last run's stay */
+		json_object_set_new(b, "skip_seconds", json_real(n->seconds));
 	if (ok) {
 		json_object_set_new(b, "last_success", json_integer(
 		    (json_int_t)n->finished));

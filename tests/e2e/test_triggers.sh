@@ -89,4 +89,7 @@ sched1=$(readlink "$store/cron/latest")
 sessions=$(grep -c "ssh .* (bob): backup of cron" "$E2E_TMP/alice/dockerd.log" || true)
 wait_for 130 "a skipped scheduled run" sh -c "docker -H unix://$E2E_TMP/bob/docker.sock volume inspect -f '{{json .Status}}' cron | grep -q 'skipped: unchanged'"
 assert_eq "$(readlink "$store/cron/latest")" "$sched1" "snapshot after an unchanged run"
+st=$(dk bob volume inspect -f '{{json .Status}}' cron)
+jq -e '.["last-backup"].alice | (.skip_seconds >= 0 and .skip_seconds < 1 and .duration_seconds > 0)' \
+	<<<"$st" >/dev/null || e2e_fail "a skip keeps the last run's duration and adds its own: $st"
 assert_eq "$(grep -c "ssh .* (bob): backup of cron" "$E2E_TMP/alice/dockerd.log" || true)" "$sessions" "server contacted for an unchanged volume"
