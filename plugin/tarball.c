@@ -170,6 +170,7 @@ tarball_export(struct fleet *f, struct vol_registry *reg,
 		return -1;
 	}
 	if (ops_export_start(f, reg, req, &t->ex, cause) != 0) {
+		ops_export_free(&t->ex);
 		free(t);
 		return -1;
 	}
