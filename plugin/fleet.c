@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "keystore.h"
 #include "log.h"
 #include "ssh_server.h"
@@ -136,7 +137,7 @@ fleet_sshd(struct fleet *f, const struct fleet_state *st)
 	struct sshd_config sc;
 	char *sig = NULL, *tmp, *cause = NULL, exe[PATH_MAX];
 	const char **locals = NULL;
-	ssize_t exe_len;
+	int exe_ok;
 	size_t i, n = 0, nlocal = 0;
 
 	if (st != NULL && st->keys_loaded)
@@ -192,9 +193,7 @@ fleet_sshd(struct fleet *f, const struct fleet_state *st)
 		return;
 	}
 	memset(&sc, 0, sizeof sc);
-	exe_len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (exe_len > 0)
-		exe[exe_len] = '\0';
+	exe_ok = child_self_exe(exe, sizeof exe, NULL) == 0;
 	sc.address = f->listen_address;
 	sc.port = me->port;
 	sc.host_key = st->keys.self.private_key;
@@ -202,7 +201,7 @@ fleet_sshd(struct fleet *f, const struct fleet_state *st)
 	sc.nclients = n;
 	sc.root = f->server_root;
 	sc.rsync = f->rsync;
-	sc.exe = exe_len > 0 ? exe : NULL;
+	sc.exe = exe_ok ? exe : NULL;
 	sc.self = st->identity;
 	sc.volumes_root = f->volumes_root;
 	sc.local_volumes = (const char *const *)locals;

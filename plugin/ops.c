@@ -35,8 +35,6 @@ static int
 ops_env_open(struct fleet *f, struct ops_env *env, int need_client,
     char **cause)
 {
-	ssize_t n;
-
 	memset(env, 0, sizeof *env);
 	env->st = fleet_acquire(f, cause);
 	if (env->st == NULL)
@@ -48,13 +46,10 @@ ops_env_open(struct fleet *f, struct ops_env *env, int need_client,
 		fleet_release(f, env->st);
 		return -1;
 	}
-	n = readlink("/proc/self/exe", env->exe, sizeof env->exe - 1);
-	if (n <= 0) {
-		set_cause(cause, "cannot find the privateer binary");
+	if (child_self_exe(env->exe, sizeof env->exe, cause) != 0) {
 		fleet_release(f, env->st);
 		return -1;
 	}
-	env->exe[n] = '\0';
 	env->self.name = env->st->identity;
 	env->self.private_key = env->st->keys.self.private_key;
 	env->self.rsync = OPS_RSYNC;
@@ -830,22 +825,6 @@ ops_restore_spawn(struct fleet *f, struct vol_registry *reg,
 
 /* ---- export ---- */
 
-static char *const ops_child_env[] = { "PATH=/usr/bin:/bin", "LC_ALL=C",
-	NULL };
-
-static int
-ops_exe(char *buf, size_t len, char **cause)
-{
-	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
-
-	if (n <= 0) {
-		set_cause(cause, "cannot find the privateer binary");
-		return -1;
-	}
-	buf[n] = '\0';
-	return 0;
-}
-
 /* `privateer pack export DIR` here, reading dir. */
 static int
 ops_export_local(const char *dir, const char *compress, int unmunge,
@@ -854,7 +833,7 @@ ops_export_local(const char *dir, const char *compress, int unmunge,
 	char exe[PATH_MAX], *argv[8];
 	int n = 0;
 
-	if (ops_exe(exe, sizeof exe, cause) != 0)
+	if (child_self_exe(exe, sizeof exe, cause) != 0)
 		return -1;
 	argv[n++] = exe;
 	argv[n++] = "pack";
@@ -865,7 +844,7 @@ ops_export_local(const char *dir, const char *compress, int unmunge,
 	if (unmunge)
 		argv[n++] = "--unmunge";
 	argv[n] = NULL;
-	if (child_start(exe, argv, ops_child_env, "/", -1, -1, &out->child,
+	if (child_start(exe, argv, child_clean_env, "/", -1, -1, &out->child,
 	    cause) != 0)
 		return -1;
 	close(out->child.in);

@@ -290,17 +290,11 @@ int
 tarball_import_open(struct vol_registry *reg, const char *volume,
     struct http_sink *sink, char **cause)
 {
-	static char *const envp[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", NULL };
 	struct tarball_import *t;
 	char exe[PATH_MAX], *data = NULL, *argv[5];
-	ssize_t n;
 
-	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n <= 0) {
-		set_cause(cause, "cannot find the privateer binary");
+	if (child_self_exe(exe, sizeof exe, cause) != 0)
 		return -1;
-	}
-	exe[n] = '\0';
 	t = xcalloc(1, sizeof *t);
 	t->reg = reg;
 	t->volume = xstrdup(volume);
@@ -311,7 +305,8 @@ tarball_import_open(struct vol_registry *reg, const char *volume,
 	argv[2] = "import";
 	argv[3] = data;
 	argv[4] = NULL;
-	if (child_start(exe, argv, envp, "/", -1, -1, &t->child, cause) != 0) {
+	if (child_start(exe, argv, child_clean_env, "/", -1, -1, &t->child,
+	    cause) != 0) {
 		vol_import_abort(reg, t->imp);
 		goto fail;
 	}

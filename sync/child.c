@@ -18,6 +18,22 @@
 #include <linux/close_range.h>
 #endif
 
+char *const child_clean_env[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", NULL };
+
+int
+child_self_exe(char *buf, size_t len, char **cause)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+
+	if (n <= 0) {
+		set_cause(cause, "cannot find the privateer binary: %s",
+		    n < 0 ? strerror(errno) : "empty link");
+		return -1;
+	}
+	buf[n] = '\0';
+	return 0;
+}
+
 int
 child_start(const char *path, char *const argv[], char *const envp[],
     const char *cwd, int keep_fd, int keep_as, struct child *s,

@@ -24,6 +24,11 @@ struct child {
 int child_start(const char *path, char *const argv[], char *const envp[],
     const char *cwd, int keep_fd, int keep_as, struct child *out,
     char **cause);
+/* The environment every child gets: a fixed PATH and the C locale. */
+extern char *const child_clean_env[];
+/* The absolute path of the running binary (privateer runs itself as its
+ * helpers: transport, pack). 0, or -1 with *cause. */
+int child_self_exe(char *buf, size_t len, char **cause);
 /* Waits for the child; returns its exit status, 128+N if killed by N. */
 int child_wait(struct child *);
 /* Closes whatever pipe ends are still open. */

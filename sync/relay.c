@@ -56,10 +56,10 @@ relay_flush(int fd, struct relay_buf *b)
 	return 0;
 }
 
-/* Reads from fd and sends up to the window; 1 at EOF, -1 on error. */
 /*
- * With block set, writes even into a closed window: libssh then waits for
- * the peer's window adjustment, reading the session itself.
+ * Reads from fd and sends up to the window; 1 at EOF, -1 on error. With
+ * block set, writes even into a closed window: libssh then waits for the
+ * peer's window adjustment, reading the session itself.
  */
 static int
 relay_pump(ssh_channel ch, int fd, int is_stderr, int block, uint64_t *count,

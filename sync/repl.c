@@ -314,7 +314,6 @@ static int
 repl_run(const struct repl_self *self, const struct repl_server *srv,
     char *const argv[], struct repl_result *res, char **out)
 {
-	static char *const envp[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", NULL };
 	struct timespec t0, t1;
 	struct pollfd pfd[2];
 	struct child sp;
@@ -331,8 +330,8 @@ repl_run(const struct repl_self *self, const struct repl_server *srv,
 		    "%s", strerror(errno));
 		return -1;
 	}
-	if (child_start(self->rsync, argv, envp, "/", sfd, REPL_SECRETS_FD,
-	    &sp, &cause) != 0) {
+	if (child_start(self->rsync, argv, child_clean_env, "/", sfd,
+	    REPL_SECRETS_FD, &sp, &cause) != 0) {
 		close(sfd);
 		res->status = 255;
 		res->error = cause;
@@ -502,7 +501,6 @@ repl_export_start(const struct repl_self *self, const struct repl_server *srv,
     const char *source, const char *volume, const char *snapshot,
     const char *compress, struct child *out, char **cause)
 {
-	static char *const envp[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", NULL };
 	struct repl_argv a = { NULL, 0 };
 	int sfd, rc;
 
@@ -521,8 +519,8 @@ repl_export_start(const struct repl_self *self, const struct repl_server *srv,
 	repl_add(&a, xstrdup(srv->hostname));
 	repl_add(&a, xasprintf("privateer-export %s %s %s %s", source, volume,
 	    snapshot, compress));
-	rc = child_start(self->exe, a.v, envp, NULL, sfd, REPL_SECRETS_FD, out,
-	    cause);
+	rc = child_start(self->exe, a.v, child_clean_env, NULL, sfd,
+	    REPL_SECRETS_FD, out, cause);
 	close(sfd);
 	repl_argv_free(&a);
 	if (rc != 0)

@@ -322,14 +322,14 @@ sshd_relay_child(struct sshd_conn *c, ssh_channel ch, const char *who,
     const char *path, char **argv, const char *cwd, uint64_t *received,
     char **cause)
 {
-	static char *const envp[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", NULL };
 	struct sshd *srv = c->srv;
 	struct sshd_child child = { -1, 0, 0 };
 	struct relay r;
 	struct child sp;
 	char *why = NULL;
 
-	if (child_start(path, argv, envp, cwd, -1, -1, &sp, cause) != 0)
+	if (child_start(path, argv, child_clean_env, cwd, -1, -1, &sp,
+	    cause) != 0)
 		return -1;
 	child.pid = sp.pid;
 	pthread_mutex_lock(&srv->lock);
@@ -777,11 +777,11 @@ sshd_listener(void *arg)
 static void
 sshd_probe_rsync(struct sshd *srv)
 {
-	static char *const envp[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", NULL };
 	char *argv[] = { srv->rsync, "--help", NULL }, *text;
 	struct child sp;
 
-	if (child_start(srv->rsync, argv, envp, "/", -1, -1, &sp, NULL) != 0)
+	if (child_start(srv->rsync, argv, child_clean_env, "/", -1, -1, &sp,
+	    NULL) != 0)
 		return;
 	close(sp.in);
 	sp.in = -1;

@@ -762,7 +762,6 @@ header_cb(char *p, size_t size, size_t n, void *arg)
 static void
 test_stream_trailer(void **state)
 {
-	static const char *const how[] = { "ok", "fail" };
 	struct fixture *f = *state;
 	struct response r;
 	char *headers;
@@ -797,7 +796,6 @@ test_stream_trailer(void **state)
 		free(headers);
 		response_free(&r);
 		curl_easy_cleanup(h);
-		(void)how;
 	}
 	/* release runs once per response, after it is over. */
 	for (k = 0; k < 100; k++) {
