@@ -25,10 +25,12 @@
 #define REPL_TIMEOUT "--timeout=600"
 
 /* Options for data: contents, modes, numeric owners, times, hard links,
- * symlinks as links, ACLs, xattrs, deletions. -D is left out on purpose:
- * volumes hold data, and the server refuses device files. */
+ * symlinks as links, ACLs, xattrs. -D is left out on purpose: volumes hold
+ * data, and the server refuses device files. Deletions: a backup fills a
+ * new snapshot directory (the server refuses --delete there); a restore
+ * passes --delete itself. */
 static const char *const repl_data_opts[] = { "-rlptgoHAX",
-	"--numeric-ids", "--delete", REPL_TIMEOUT, NULL };
+	"--numeric-ids", REPL_TIMEOUT, NULL };
 
 void
 repl_result_free(struct repl_result *r)
@@ -119,6 +121,7 @@ repl_restore_argv(struct repl_argv *a, const struct repl_self *self,
 	char *rpath = xasprintf("%s/%s/%s/", source, volume, snapshot);
 
 	repl_common(a, self, srv, 1);
+	repl_add(a, xstrdup("--delete"));
 	repl_add(a, xstrdup("--compress-choice=zstd"));
 	repl_add(a, xstrdup("--stats"));
 	if (self->progress != NULL) {

@@ -473,6 +473,7 @@ rsync_parse(const char *command, struct rsync_request *r, char **cause)
 	char **w = NULL, *tail, *flags;
 	size_t n = 0, i;
 	int sender = 0, list_only = 0, dot = 0, rc = -1, recursive = 0;
+	const char *filters = NULL;
 
 	memset(r, 0, sizeof *r);
 	if (rsync_split(command, &w, &n, cause) != 0)
@@ -512,6 +513,9 @@ rsync_parse(const char *command, struct rsync_request *r, char **cause)
 				recursive = 1;
 			if (strcmp(w[i], "--dry-run") == 0)
 				r->dry_run = 1;
+			if (filters == NULL &&
+			    strncmp(w[i], "--delete", 8) == 0)
+				filters = w[i];
 		} else if (w[i][0] == '-') {
 			if (rsync_short(w[i], cause) != 0)
 				goto out;
@@ -523,6 +527,8 @@ rsync_parse(const char *command, struct rsync_request *r, char **cause)
 				recursive = 1;
 			if (strchr(flags, 'n') != NULL)
 				r->dry_run = 1;
+			if (filters == NULL && strchr(flags, 'm') != NULL)
+				filters = "-m (--prune-empty-dirs)";
 			free(flags);
 		} else {
 			set_cause(cause, "\"%.64s\" comes before the \".\" "
@@ -549,6 +555,18 @@ rsync_parse(const char *command, struct rsync_request *r, char **cause)
 	}
 	if (list_only && !sender) {
 		set_cause(cause, "--list-only is only for reading");
+		goto out;
+	}
+	/*
+	 * A backup fills a new, empty directory, so there is nothing to
+	 * delete or prune; and with either, the receiving server would read
+	 * filter rules from the client, whose merge-file rules can name any
+	 * file on the server.
+	 */
+	if (!sender && filters != NULL) {
+		set_cause(cause, "%.40s is refused on a backup: a backup fills "
+		    "a new directory, and the option would have the server read "
+		    "the client's filter rules", filters);
 		goto out;
 	}
 	if (rsync_path(r, sender, list_only, w[i], cause) != 0)

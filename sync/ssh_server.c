@@ -33,6 +33,8 @@
 #include "child.h"
 #include "util.h"
 
+/* Where rsync --munge-links points every stored symlink. */
+#define SSHD_MUNGE_PREFIX "/rsyncd-munged"
 #define SSHD_MAX_AUTH_TRIES 6
 
 struct sshd_peer {
@@ -58,6 +60,7 @@ struct sshd {
 	int max_sessions;
 	int has_drop_d;
 	int has_confine_root;
+	int has_insecure_links;	/* and it is safe to use on pushes */
 
 	pthread_t listener;
 	pthread_mutex_t lock;
@@ -291,7 +294,23 @@ sshd_argv(struct sshd *srv, const struct rsync_request *req,
 	argv[n++] = xstrdup("--munge-links");
 	if (req->kind == RSYNC_PUSH && srv->has_drop_d)
 		argv[n++] = xstrdup("--drop-D");
-	if (srv->has_confine_root)
+	/*
+	 * rsync >= 3.4 resolves operator paths (the destination,
+	 * --link-dest) with a component-by-component walk from "/" that
+	 * refuses symlinks planted by other users, and does it again for
+	 * every file looked up in --link-dest: five times the cost of the
+	 * push on many small files. On a push every such path is ours
+	 * (root-owned directories under the server root, the snapshot tree
+	 * below them holding only munged symlinks, which lead nowhere), and
+	 * the receiver reads no client filter rules (rsync_parse refuses
+	 * --delete and -m on a backup), so the walk guards nothing there and
+	 * --insecure-links turns it off. rsync refuses it together with
+	 * --confine-root, which stays on reads, where the sender does read
+	 * the client's filter rules.
+	 */
+	if (req->kind == RSYNC_PUSH && srv->has_insecure_links)
+		argv[n++] = xstrdup("--insecure-links");
+	else if (srv->has_confine_root)
 		argv[n++] = xasprintf("--confine-root=%s", confine);
 	if (link_dest != NULL)
 		argv[n++] = xasprintf("--link-dest=%s", link_dest);
@@ -779,6 +798,7 @@ sshd_probe_rsync(struct sshd *srv)
 {
 	char *argv[] = { srv->rsync, "--help", NULL }, *text;
 	struct child sp;
+	struct stat st;
 
 	if (child_start(srv->rsync, argv, child_clean_env, "/", -1, -1, &sp,
 	    NULL) != 0)
@@ -790,7 +810,15 @@ sshd_probe_rsync(struct sshd *srv)
 	(void)child_wait(&sp);
 	srv->has_drop_d = strstr(text, "--drop-D") != NULL;
 	srv->has_confine_root = strstr(text, "--confine-root") != NULL;
+	srv->has_insecure_links = strstr(text, "--insecure-links") != NULL;
 	free(text);
+	/* Munged symlinks are safe only while this path does not exist. */
+	if (srv->has_insecure_links && lstat(SSHD_MUNGE_PREFIX, &st) == 0) {
+		log_error("ssh server: %s exists, so symlinks stored munged "
+		    "could lead into it; backups use rsync's slower safe path "
+		    "walk", SSHD_MUNGE_PREFIX);
+		srv->has_insecure_links = 0;
+	}
 }
 
 struct sshd *

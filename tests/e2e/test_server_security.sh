@@ -114,6 +114,7 @@ refused_cmd "rsync --server -slogtpre.iLsfxCIvu . vol/" "-s (--protect-args)"
 refused_cmd "rsync --server --sender -Llogtpre.iLsfxCIvu . bob/vol/latest/" "-L (--copy-links)"
 refused_cmd "rsync --server -logtpre.iLsfxCIvu --copy-unsafe-links . vol/" "--copy-unsafe-links is refused"
 refused_cmd "rsync --server -logtpre.iLsfxCIvu --inplace . vol/" "--inplace is refused"
+refused_cmd "rsync --server -logtpre.iLsfxCIvu --delete . vol/" "--delete is refused on a backup"
 refused_cmd "rsync --server -logtpre.iLsfxCIvu . carol/vol/" "a backup names only VOLUME"
 refused_cmd "rsync --server -logtpre.iLsfxCIvu . vol/ ; sh" "shell character"
 refused_cmd "rsync --server --sender -logtpre.iLsfxCIvu . bob/vol/latest/escape/" "SOURCE/VOLUME/SNAPSHOT"
@@ -138,3 +139,16 @@ sleep 1
 rsync -rlpt -e "ssh ${SSHOPTS[*]} -i $E2E_TMP/bob.key" "$E2E_TMP/src/" "bob@127.0.0.1:vol/"
 assert_eq "$(cat "$store/bob/vol/$snap/dir/file")" data "the old snapshot after a new push"
 assert_eq "$(cat "$store/bob/vol/latest/dir/file")" changed "the new snapshot"
+
+e2e_log "a push never links a file through a stored symlink"
+# The snapshot holds escape -> /etc (munged). A push with a directory
+# escape/ holding a copy of /etc/passwd (same size, mode and mtime) would
+# have its file hard-linked to the real /etc/passwd if --link-dest lookups
+# followed the stored link out of the snapshot.
+rm "$E2E_TMP/src/escape"
+mkdir "$E2E_TMP/src/escape"
+cp -p /etc/passwd "$E2E_TMP/src/escape/passwd"
+rsync -rlpt -e "ssh ${SSHOPTS[*]} -i $E2E_TMP/bob.key" "$E2E_TMP/src/" "bob@127.0.0.1:vol/"
+[ -f "$store/bob/vol/latest/escape/passwd" ] || e2e_fail "the push made no escape/passwd"
+[ "$(stat -c %i "$store/bob/vol/latest/escape/passwd")" != "$(stat -c %i /etc/passwd)" ] ||
+	e2e_fail "a push hard-linked /etc/passwd into a snapshot"

@@ -50,14 +50,18 @@ struct refuse_case {
 
 static const struct accept_case accepted[] = {
 	/* Real rsync 3.x command lines. */
-	{ "rsync --server " FLAGS " --compress-choice=zstd --delete "
+	{ "rsync --server " FLAGS " --compress-choice=zstd "
 	    "--numeric-ids . vol/", RSYNC_PUSH, NULL, "vol", NULL, 0,
-	    { FLAGS, "--compress-choice=zstd", "--delete", "--numeric-ids" } },
+	    { FLAGS, "--compress-choice=zstd", "--numeric-ids" } },
 	/* privateer's own backup (repl.c), as rsync 3.x forwards it. */
 	{ "rsync --server " FLAGS " --timeout=600 --compress-choice=zstd "
-	    "--delete --stats --numeric-ids . vol/", RSYNC_PUSH, NULL, "vol",
+	    "--stats --numeric-ids . vol/", RSYNC_PUSH, NULL, "vol",
 	    NULL, 0, { FLAGS, "--timeout=600", "--compress-choice=zstd",
-	    "--delete", "--stats", "--numeric-ids" } },
+	    "--stats", "--numeric-ids" } },
+	/* Reads may delete on the client's side and prune. */
+	{ "rsync --server --sender -mlogtpre.iLsfxCIvu --delete-after . "
+	    "bob/vol/latest/", RSYNC_PULL, "bob", "vol", "latest", 0,
+	    { "-mlogtpre.iLsfxCIvu", "--delete-after" } },
 	{ "rsync --server --sender " FLAGS " --numeric-ids . "
 	    "bob/vol/20260101T000000Z/", RSYNC_PULL, "bob", "vol",
 	    "20260101T000000Z", 0, { FLAGS, "--numeric-ids" } },
@@ -80,15 +84,18 @@ static const struct accept_case accepted[] = {
 	/* An 'n' in the capability tail is not -n. */
 	{ "rsync --server -re.iLsfxCInvu . vol", RSYNC_PUSH, NULL, "vol",
 	    NULL, 0, { "-re.iLsfxCInvu" } },
+	/* ...nor an 'm' -m. */
+	{ "rsync --server -re.iLsfxCImvu . vol", RSYNC_PUSH, NULL, "vol",
+	    NULL, 0, { "-re.iLsfxCImvu" } },
 	/* More options rsync 3.x forwards, in the forms it sends them. */
 	{ "rsync --server -re.iLsfxCIvu -B1024 --bwlimit=1536 "
 	    "--checksum-choice=xxh128 --max-size=10485760 --partial --mkpath "
 	    ". vol/", RSYNC_PUSH, NULL, "vol", NULL, 0, { "-re.iLsfxCIvu",
 	    "-B1024", "--bwlimit=1536", "--checksum-choice=xxh128",
 	    "--max-size=10485760", "--partial", "--mkpath" } },
-	{ "rsync --server -yre.iLsfxCIvu --delete-after --delay-updates . "
+	{ "rsync --server -yre.iLsfxCIvu --delay-updates . "
 	    "vol/", RSYNC_PUSH, NULL, "vol", NULL, 0, { "-yre.iLsfxCIvu",
-	    "--delete-after", "--delay-updates" } },
+	    "--delay-updates" } },
 	{ "rsync --server -rze.iLsfxCIvu . vol/", RSYNC_PUSH, NULL, "vol",
 	    NULL, 0, { "-rze.iLsfxCIvu" } },
 	/* A capability tail with a sub-protocol number; -@ with a number. */
@@ -97,9 +104,9 @@ static const struct accept_case accepted[] = {
 	    { "-rte31.iLsfxC", "-@2", "--info=progress2", "--debug=ALL",
 	    "--timeout=0" } },
 	/* rsync 3.x sends --max-delete=0 as -1: numbers may be negative. */
-	{ "rsync --server -re.iLsfxCIvu --max-delete=-1 --delete . vol/",
+	{ "rsync --server -re.iLsfxCIvu --max-delete=-1 . vol/",
 	    RSYNC_PUSH, NULL, "vol", NULL, 0, { "-re.iLsfxCIvu",
-	    "--max-delete=-1", "--delete" } },
+	    "--max-delete=-1" } },
 	{ "rsync --server -re.iLsfxCIvu --timeout=30 --modify-window=1 . "
 	    "vol/", RSYNC_PUSH, NULL, "vol", NULL, 0, { "-re.iLsfxCIvu",
 	    "--timeout=30", "--modify-window=1" } },
@@ -123,6 +130,17 @@ static const struct accept_case accepted[] = {
 };
 
 static const struct refuse_case refused[] = {
+	/* A backup fills a new directory: deleting or pruning there only
+	 * makes the receiving server read the client's filter rules. */
+	{ "rsync --server " FLAGS " --delete . vol/", "--delete is refused on "
+	    "a backup: a backup fills a new directory, and the option would "
+	    "have the server read the client's filter rules", NULL },
+	{ "rsync --server -re.iLsfxCIvu --delete-excluded . vol/",
+	    "--delete-excluded is refused on a backup", NULL },
+	{ "rsync --server -re.iLsfxCIvu --delete-missing-args . vol/",
+	    "--delete-missing-args is refused on a backup", NULL },
+	{ "rsync --server -rme.iLsfxCIvu . vol/", "-m (--prune-empty-dirs) is "
+	    "refused on a backup", NULL },
 	/* Options that hide the arguments from this check. */
 	{ "rsync --server -sre.iLsfxCIvu", "protect-args", NULL },
 	{ "rsync --server -s -r . vol", "protect-args", NULL },
