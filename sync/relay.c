@@ -205,8 +205,15 @@ relay_run(ssh_session session, ssh_channel ch, struct relay *r,
 				continue;
 			}
 		}
-		if (busy || (!ch_eof && (ssh_channel_poll(ch, 0) > 0 ||
-		    ssh_channel_poll(ch, 1) > 0)))
+		/*
+		 * Go round again at once only for data that can move now:
+		 * what libssh holds waits while our buffer for it is full
+		 * (the local reader is slower), or the loop would spin on
+		 * writes that fail with EAGAIN instead of sleeping on POLLOUT.
+		 */
+		if (busy || (!ch_eof && ((bin->len == 0 &&
+		    ssh_channel_poll(ch, 0) > 0) || (berr->len == 0 &&
+		    ssh_channel_poll(ch, 1) > 0))))
 			continue;
 		/*
 		 * Sleep until something moves. After the peer's EOF nothing

@@ -23,6 +23,8 @@
 #define REPL_OUTPUT_MAX (1024 * 1024)
 #define REPL_ERROR_MAX (16 * 1024)
 #define REPL_TIMEOUT "--timeout=600"
+/* rsync reports progress after every file; callers hear at most this often. */
+#define REPL_PROGRESS_MS 100
 
 /* Options for data: contents, modes, numeric owners, times, hard links,
  * symlinks as links, ACLs, xattrs. -D is left out on purpose: volumes hold
@@ -317,7 +319,7 @@ static int
 repl_run(const struct repl_self *self, const struct repl_server *srv,
     char *const argv[], struct repl_result *res, char **out)
 {
-	struct timespec t0, t1;
+	struct timespec t0, t1, tp, last = { 0, 0 };
 	struct pollfd pfd[2];
 	struct child sp;
 	char *obuf = NULL, *ebuf = NULL, *cause = NULL;
@@ -353,8 +355,13 @@ repl_run(const struct repl_self *self, const struct repl_server *srv,
 		if (!oeof && pfd[0].revents != 0) {
 			oeof = repl_drain(sp.out, &obuf, &olen,
 			    REPL_OUTPUT_MAX);
-			if (self->progress != NULL && obuf != NULL)
+			clock_gettime(CLOCK_MONOTONIC, &tp);
+			if (self->progress != NULL && obuf != NULL &&
+			    (tp.tv_sec - last.tv_sec) * 1000 + (tp.tv_nsec -
+			    last.tv_nsec) / 1000000 >= REPL_PROGRESS_MS) {
 				repl_progress(self, obuf, olen);
+				last = tp;
+			}
 		}
 		if (!eeof && pfd[1].revents != 0)
 			eeof = repl_drain(sp.err, &ebuf, &elen,

@@ -32,6 +32,7 @@
 #
 #   usage: tests/bench/bench_replication.sh
 #   knobs: PGBENCH_SCALE (20), PGBENCH_TX (2000), SMALL_FILES (30000),
+#          BENCH_DATASETS ("pgdata files": which to run),
 #          BENCH_ROUNDS (3: every measurement is repeated on fresh targets,
 #          contenders in rotated order; the tables show medians),
 #          BENCH_DIR (parent of the temp dir, /tmp), BENCH_KEEP=1 (keep it),
@@ -51,6 +52,8 @@ SCALE=${PGBENCH_SCALE:-20}
 TX=${PGBENCH_TX:-2000}
 NFILES=${SMALL_FILES:-30000}
 ROUNDS=${BENCH_ROUNDS:-3}
+DATASETS=${BENCH_DATASETS:-pgdata files}
+want() { case " $DATASETS " in *" $1 "*) return 0 ;; esac; return 1; }
 PG_USER=${PG_USER:-benchpg}
 T_START=$(date +%s.%N)
 
@@ -185,6 +188,16 @@ cpu_children() {
 	set -- $s
 	echo "${14} ${15}" | awk -v t="$TCK" '{ printf "%.2f", ($1 + $2) / t }'
 }
+# ... and of PID itself: a privateer daemon does its ssh work in its own
+# threads, where sshd does it in children.
+cpu_all() {
+	local s
+	s=$(cat "/proc/$1/stat")
+	s=${s##*) }
+	# shellcheck disable=SC2086
+	set -- $s
+	echo "${12} ${13} ${14} ${15}" | awk -v t="$TCK" '{ printf "%.2f", ($1 + $2 + $3 + $4) / t }'
+}
 
 # --- OpenSSH sshd ----------------------------------------------------------
 free_port SSHD_PORT
@@ -291,8 +304,8 @@ RESULTS=$B/results
 : >"$RESULTS"
 # op DATASET CONTENDER PHASE COMMAND...: wall time, wire bytes, CPU of the
 # client (this shell's reaped children: rsync, ssh, restic, the CLI; for
-# privateer also bob's daemon's: its rsync and transport) and of the server
-# (the descendants of sshd or of alice).
+# privateer also bob's daemon and its rsync and transport) and of the server
+# (sshd and its descendants, or alice and hers).
 op() {
 	local ds=$1 who=$2 phase=$3 cnt srv w0 w1 s0 s1 c0 c1 b0=0 b1=0 t0 t1
 	shift 3
@@ -302,8 +315,8 @@ op() {
 	esac
 	sync # nobody pays for the previous contender's dirty pages
 	w0=$(wire_total "$cnt")
-	s0=$(cpu_children "$srv")
-	[ "$who" != privateer ] || b0=$(cpu_children "$BOB_PID")
+	s0=$(cpu_all "$srv")
+	[ "$who" != privateer ] || b0=$(cpu_all "$BOB_PID")
 	c0=$(cpu_children $$)
 	t0=$(now)
 	if ! "$@" >"$B/op.out" 2>&1; then
@@ -315,8 +328,8 @@ op() {
 	wire_idle "$cnt"
 	sleep 0.3 # servers reap their session processes
 	w1=$(wire_total "$cnt")
-	s1=$(cpu_children "$srv")
-	[ "$who" != privateer ] || b1=$(cpu_children "$BOB_PID")
+	s1=$(cpu_all "$srv")
+	[ "$who" != privateer ] || b1=$(cpu_all "$BOB_PID")
 	printf '%s %s %s %s %s %s %s %s\n' "$ds" "$who" "$phase" "$ROUND" "$(sub "$t1" "$t0")" $((w1 - w0)) \
 		"$(awk -v a="$c0" -v b="$c1" -v c="$b0" -v d="$b1" 'BEGIN { printf "%.2f", b - a + d - c }')" \
 		"$(sub "$s1" "$s0")" >>"$RESULTS"
@@ -428,7 +441,7 @@ grep -qa -- --no-inc-recursive "$P" && PROGRESS_OPTS=(--info=progress2 --no-inc-
 xfer() { # xfer SRC [OPTION]: one push into this round's volume cmpN
 	local s=$1
 	shift
-	/usr/bin/rsync -rlptgoHAX --numeric-ids --delete --timeout=600 \
+	/usr/bin/rsync -rlptgoHAX --numeric-ids --timeout=600 \
 		-e "$P transport --secrets-fd 3 --port $ALICE_RELAY" "$@" --stats "${PROGRESS_OPTS[@]}" \
 		"$s/" "127.0.0.1:cmp$ROUND/" 3<"$B/secrets.json"
 }
@@ -452,14 +465,20 @@ bench_compression() {
 	rm -rf "${ASTORE:?}/cmp$ROUND"
 }
 
-gen_pgdata
-gen_files
-read -r PG_BYTES PG_FILES PG_CHANGED PG_CHBYTES PG_DELETED <<<"$(describe pgdata)"
-read -r F_BYTES F_FILES F_CHANGED F_CHBYTES F_DELETED <<<"$(describe files)"
+if want pgdata; then
+	gen_pgdata
+	read -r PG_BYTES PG_FILES PG_CHANGED PG_CHBYTES PG_DELETED <<<"$(describe pgdata)"
+fi
+if want files; then
+	gen_files
+	read -r F_BYTES F_FILES F_CHANGED F_CHBYTES F_DELETED <<<"$(describe files)"
+fi
 for ROUND in $(seq 1 "$ROUNDS"); do
-	bench_dataset pgdata
-	bench_compression
-	bench_dataset files
+	if want pgdata; then
+		bench_dataset pgdata
+		bench_compression
+	fi
+	want files && bench_dataset files
 done
 
 # --- report --------------------------------------------------------------------
@@ -472,7 +491,7 @@ echo "  median of $ROUNDS round(s), contenders in rotated order, each round on f
 echo "  all on 127.0.0.1, every connection through the same byte-counting relay;"
 echo "  wire = TCP payload both ways at the ssh layer; CPU = user+sys seconds;"
 echo "  stored = du -B1 (allocated) of the server side after initial + incremental"
-echo "  privateer: rsync -rlptgoHAX --numeric-ids --delete --compress-choice=zstd${PROGRESS_OPTS[*]:+ ${PROGRESS_OPTS[*]}} over its"
+echo "  privateer: rsync -rlptgoHAX --numeric-ids --compress-choice=zstd${PROGRESS_OPTS[*]:+ ${PROGRESS_OPTS[*]}} over its"
 echo "    libssh server, a new hard-linked snapshot per backup (syncfs before it is published)"
 echo "  mirror: rsync -a --delete --numeric-ids -e ssh (OpenSSH defaults, no compression)"
 echo "  rsnapshot: the same into <n>/ with --link-dest=../<n-1>"
@@ -563,24 +582,26 @@ relay_cost() { # round 1's mirror initial with and without the relay
 		$1 == ds && $3 == "initial" && $4 == 1 && $2 == "mirror-direct" { d = $5 }
 		END { if (r != "" && d != "") printf "  relay cost (round 1): mirror initial %.2f s through the relay, %.2f s straight to sshd (%.2fx)\n", r, d, r / d }' "$RESULTS"
 }
-report pgdata "pgdata: PostgreSQL data directory, pgbench -i -s $SCALE ($(numfmt --to=si "$PG_BYTES")B, $PG_FILES files); change: pgbench -t $TX -c 1 --random-seed=42 ($PG_CHANGED files, $(numfmt --to=si "$PG_CHBYTES")B rewritten, $PG_DELETED deleted)"
-relay_cost pgdata
-report files "files: $F_FILES real small files ($(numfmt --to=si "$F_BYTES")B); change: seeded 1% edit + 0.1% deleted + 0.1% added ($F_CHANGED files changed or new, $(numfmt --to=si "$F_CHBYTES")B in them, $F_DELETED deleted)"
-relay_cost files
-echo
-echo "== wire compression, pgdata change, privateer's rsync command line through privateer transport"
-awk '$2 ~ /^xfer-/ {
-	c = substr($2, 6); k = $3; sub(/^incremental/, "", k)
-	if (k == "_t") t[c] = $4; else if (k == "_w") w[c] = $4; else if (k == "_cc") cc[c] = $4; else cs[c] = $4 }
-	END {
-		printf "  %-8s %10s %12s %12s %12s %14s\n", "-z", "time (s)", "wire (MB)", "CPU cli (s)", "CPU srv (s)", "wire vs none"
-		n = split("none lz4 zstd", order, " ")
-		for (i = 1; i <= n; i++) { c = order[i]
-			printf "  %-8s %10.2f %12.2f %12.2f %12.2f %14.2f\n", c, t[c], w[c] / 1e6, cc[c], cs[c], w[c] / w["none"] }
-		best = (w["zstd"] <= w["lz4"]) ? "zstd" : "lz4"
-		printf "  fewest bytes: %s (zstd/lz4 wire %.2f, CPU client+server zstd/lz4 %.2f); privateer uses zstd\n",
-			best, w["zstd"] / w["lz4"], (cc["zstd"] + cs["zstd"]) / (cc["lz4"] + cs["lz4"])
-	}' "$B/medians"
+want pgdata && report pgdata "pgdata: PostgreSQL data directory, pgbench -i -s $SCALE ($(numfmt --to=si "$PG_BYTES")B, $PG_FILES files); change: pgbench -t $TX -c 1 --random-seed=42 ($PG_CHANGED files, $(numfmt --to=si "$PG_CHBYTES")B rewritten, $PG_DELETED deleted)"
+want pgdata && relay_cost pgdata
+want files && report files "files: $F_FILES real small files ($(numfmt --to=si "$F_BYTES")B); change: seeded 1% edit + 0.1% deleted + 0.1% added ($F_CHANGED files changed or new, $(numfmt --to=si "$F_CHBYTES")B in them, $F_DELETED deleted)"
+want files && relay_cost files
+if want pgdata; then
+	echo
+	echo "== wire compression, pgdata change, privateer's rsync command line through privateer transport"
+	awk '$2 ~ /^xfer-/ {
+		c = substr($2, 6); k = $3; sub(/^incremental/, "", k)
+		if (k == "_t") t[c] = $4; else if (k == "_w") w[c] = $4; else if (k == "_cc") cc[c] = $4; else cs[c] = $4 }
+		END {
+			printf "  %-8s %10s %12s %12s %12s %14s\n", "-z", "time (s)", "wire (MB)", "CPU cli (s)", "CPU srv (s)", "wire vs none"
+			n = split("none lz4 zstd", order, " ")
+			for (i = 1; i <= n; i++) { c = order[i]
+				printf "  %-8s %10.2f %12.2f %12.2f %12.2f %14.2f\n", c, t[c], w[c] / 1e6, cc[c], cs[c], w[c] / w["none"] }
+			best = (w["zstd"] <= w["lz4"]) ? "zstd" : "lz4"
+			printf "  fewest bytes: %s (zstd/lz4 wire %.2f, CPU client+server zstd/lz4 %.2f); privateer uses zstd\n",
+				best, w["zstd"] / w["lz4"], (cc["zstd"] + cs["zstd"]) / (cc["lz4"] + cs["lz4"])
+		}' "$B/medians"
+fi
 echo
 echo "total bench time $(awk -v a="$T_START" -v b="$T_END" 'BEGIN { printf "%.0f", b - a }') s"
 echo "raw results (dataset contender phase round wall_s wire_bytes cpu_client_s cpu_server_s | stored round bytes):"
