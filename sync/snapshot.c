@@ -431,7 +431,11 @@ snap_prune(const char *root, const char *client, const char *volume,
 		from = xasprintf("%s/%s", dir, ids[i]);
 		to = xasprintf("%s/.prune-%s", dir, ids[i]);
 		if (rename(from, to) != 0) {
-			log_error("pruning %s: %s", from, strerror(errno));
+			/* ENOENT: pruned meanwhile by the previous backup's
+			 * retention, which may still run. */
+			if (errno != ENOENT)
+				log_error("pruning %s: %s", from,
+				    strerror(errno));
 		} else {
 			(void)fsync_dir(dir);
 			if (remove_tree(to, &why) != 0) {

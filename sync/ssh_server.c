@@ -19,8 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +38,7 @@
 /* Where rsync --munge-links points every stored symlink. */
 #define SSHD_MUNGE_PREFIX "/rsyncd-munged"
 #define SSHD_MAX_AUTH_TRIES 6
+#define SSHD_AFTER_NICE 10
 
 struct sshd_peer {
 	char *name;
@@ -422,17 +425,31 @@ sshd_local_dir(const struct sshd *srv, const struct rsync_request *req,
 	return 0;
 }
 
-struct sshd_usage_job {
+struct sshd_after_job {
 	char *root, *client, *volume;
+	struct snap_policy policy;
 };
 
+/*
+ * After a backup, off the client's wait and at a lower priority than the
+ * transfers: retention, then the recount of the volume's usage for status.
+ */
 static void *
-sshd_usage_main(void *arg)
+sshd_after_main(void *arg)
 {
-	struct sshd_usage_job *j = arg;
+	struct sshd_after_job *j = arg;
 	struct usage u;
 	char *cause = NULL;
 
+	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid),
+	    SSHD_AFTER_NICE);
+	if (snap_prune(j->root, j->client, j->volume, &j->policy,
+	    &cause) < 0) {
+		log_error("retention of %s/%s: %s", j->client, j->volume,
+		    cause);
+		free(cause);
+		cause = NULL;
+	}
 	if (usage_update(j->root, j->client, j->volume, &u, &cause) != 0) {
 		log_warn("usage of %s/%s: %s", j->client, j->volume, cause);
 		free(cause);
@@ -444,20 +461,23 @@ sshd_usage_main(void *arg)
 	return NULL;
 }
 
-/* Recounts the volume's usage for status, off the client's wait. */
 static void
-sshd_usage_later(struct sshd *srv, const char *client, const char *volume)
+sshd_after_backup(struct sshd *srv, const char *client, const char *volume)
 {
-	struct sshd_usage_job *j = xcalloc(1, sizeof *j);
+	struct sshd_after_job *j = xcalloc(1, sizeof *j);
 	pthread_attr_t attr;
 	pthread_t t;
+	int e;
 
 	j->root = xstrdup(srv->root);
 	j->client = xstrdup(client);
 	j->volume = xstrdup(volume);
+	j->policy = srv->policy;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, sshd_usage_main, j) != 0) {
+	if ((e = pthread_create(&t, &attr, sshd_after_main, j)) != 0) {
+		log_warn("no thread for retention of %s/%s: %s", client,
+		    volume, strerror(e));
 		free(j->root);
 		free(j->client);
 		free(j->volume);
@@ -540,12 +560,7 @@ sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
 			    req->volume, (double)(t1.tv_sec - t0.tv_sec) +
 			    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
 			    (unsigned long long)received);
-			if (snap_prune(srv->root, who, req->volume,
-			    &srv->policy, &cause) < 0) {
-				log_error("retention of %s/%s: %s", who,
-				    req->volume, cause);
-			}
-			sshd_usage_later(srv, who, req->volume);
+			sshd_after_backup(srv, who, req->volume);
 		}
 	}
 	goto out;
