@@ -179,25 +179,20 @@ wire_idle() {
 	log "warning: a connection through $1 is still open"
 }
 TCK=$(getconf CLK_TCK)
-# CPU seconds (user+sys) of the reaped descendants of PID
-cpu_children() {
+# CPU seconds (user+sys) of the reaped descendants of PID; with "all", of
+# PID itself too (a privateer daemon does its ssh work in its own threads,
+# where sshd does it in children).
+cpu_of() {
 	local s
 	s=$(cat "/proc/$1/stat")
 	s=${s##*) }
 	# shellcheck disable=SC2086
-	set -- $s
-	echo "${14} ${15}" | awk -v t="$TCK" '{ printf "%.2f", ($1 + $2) / t }'
+	set -- "$2" $s
+	if [ "$1" = all ]; then echo "${13} ${14} ${15} ${16}"; else echo "${15} ${16}"; fi |
+		awk -v t="$TCK" '{ s = 0; for (i = 1; i <= NF; i++) s += $i; printf "%.2f", s / t }'
 }
-# ... and of PID itself: a privateer daemon does its ssh work in its own
-# threads, where sshd does it in children.
-cpu_all() {
-	local s
-	s=$(cat "/proc/$1/stat")
-	s=${s##*) }
-	# shellcheck disable=SC2086
-	set -- $s
-	echo "${12} ${13} ${14} ${15}" | awk -v t="$TCK" '{ printf "%.2f", ($1 + $2 + $3 + $4) / t }'
-}
+cpu_children() { cpu_of "$1" children; }
+cpu_all() { cpu_of "$1" all; }
 
 # --- OpenSSH sshd ----------------------------------------------------------
 free_port SSHD_PORT
