@@ -38,13 +38,10 @@ NFILES=${SMALL_FILES:-30000}
 ROUNDS=${BENCH_ROUNDS:-3}
 PG_USER=${PG_USER:-benchpg}
 
-log() { printf '%s bench: %s\n' "$(date +%T)" "$*" >&2; }
 die() {
 	log "ERROR: $*"
 	exit 1
 }
-now() { date +%s.%N; }
-sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
 . "$HERE/datasets.sh"
 
 [ "$(id -u)" = 0 ] || die "run as root (owners are kept; postgres runs as $PG_USER)"
@@ -109,15 +106,6 @@ volume_rm() { # removes, and waits for the background deletion
 		sleep 0.1
 	done
 }
-timed() { # timed VAR CMD...: wall seconds of CMD into VAR
-	local var=$1 t0
-	shift
-	t0=$(now)
-	"$@"
-	printf -v "$var" '%s' "$(sub "$(now)" "$t0")"
-}
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
 tar_c() { # DIR FILE COMP [tar options]
 	local dir=$1 file=$2 comp=$3

@@ -37,10 +37,7 @@ NFILES=0
 ROUNDS=${BENCH_ROUNDS:-3}
 PG_USER=${PG_USER:-benchpg}
 
-log() { printf '%s bench: %s\n' "$(date +%T)" "$*" >&2; }
 die() { e2e_fail "$*"; }
-now() { date +%s.%N; }
-sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
 . "$HERE/datasets.sh"
 
 missing=()
@@ -132,15 +129,6 @@ for _ in $(seq 1 120); do
 done
 store=$B/alice/state/server/bob
 
-timed() { # timed VAR CMD...
-	local var=$1 t0
-	shift
-	t0=$(now)
-	"$@"
-	printf -v "$var" '%s' "$(sub "$(now)" "$t0")"
-}
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 stop_container() { run_bb bob --rm -v "$1:/data" -- true; }
 
 # privateer: the container stops; done when latest names a new snapshot.

@@ -57,14 +57,11 @@ want() { case " $DATASETS " in *" $1 "*) return 0 ;; esac; return 1; }
 PG_USER=${PG_USER:-benchpg}
 T_START=$(date +%s.%N)
 
-log() { printf '%s bench: %s\n' "$(date +%T)" "$*" >&2; }
 . "$HERE/datasets.sh"
 die() {
 	log "ERROR: $*"
 	exit 1
 }
-now() { date +%s.%N; }
-sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
 
 [ "$(id -u)" = 0 ] || die "run as root (owners are kept, sshd runs, postgres runs as $PG_USER)"
 

@@ -8,7 +8,8 @@
 #           (half appended to, half rewritten in place), 0.1% deleted and
 #           0.1% added, in files.changed
 #
-# The caller defines log and die, B (the work directory, with $B/gen and
+# It also holds the measuring helpers (log, now, sub, timed, median,
+# ratio). The caller defines die, B (the work directory, with $B/gen and
 # $B/pgsock owned by $PG_USER), PG_USER, SCALE, TX and NFILES, sets PGBIN
 # from pg_bindir, and stops a running postgres ($PG_RUNNING) on exit.
 
@@ -108,3 +109,17 @@ gen_files() {
 			>"$d/bench-added/new-$i.txt"
 	done < <(pick $x "$B/gen/files.list" 777)
 }
+
+# ---- measuring, shared by the benchmarks ----
+log() { printf '%s bench: %s\n' "$(date +%T)" "$*" >&2; }
+now() { date +%s.%N; }
+sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
+timed() { # timed VAR CMD...: wall seconds of CMD into VAR
+	local var=$1 t0
+	shift
+	t0=$(now)
+	"$@"
+	printf -v "$var" '%s' "$(sub "$(now)" "$t0")"
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
