@@ -340,6 +340,13 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+double
+ts_seconds(const struct timespec *t0, const struct timespec *t1)
+{
+	return (double)(t1->tv_sec - t0->tv_sec) +
+	    (double)(t1->tv_nsec - t0->tv_nsec) / 1e9;
+}
+
 time_t
 now_realtime(void)
 {

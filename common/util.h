@@ -57,6 +57,9 @@ char *utf8_clean(const char *s);
 char *utf8_clip(const char *s, size_t max);
 /* Wall-clock time in milliseconds since the epoch. */
 long long now_ms(void);
+/* Seconds from t0 to t1 (struct timespec, any clock). */
+struct timespec;
+double ts_seconds(const struct timespec *t0, const struct timespec *t1);
 /*
  * CLOCK_REALTIME in seconds: the clock pthread_cond_timedwait waits on.
  * time() may read a coarse clock that lags it.

@@ -299,8 +299,7 @@ cli_progress(struct cli_stream *cs, json_t *p)
 	int i, fill;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	secs = (double)(now.tv_sec - cs->t0.tv_sec) +
-	    (double)(now.tv_nsec - cs->t0.tv_nsec) / 1e9;
+	secs = ts_seconds(&cs->t0, &now);
 	cli_bytes(bytes, done, sizeof done);
 	cli_bytes(secs > 0 ? bytes / secs : 0, rate, sizeof rate);
 	if (pct > 0 && pct < 100 && secs > 0) {

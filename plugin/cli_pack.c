@@ -59,8 +59,7 @@ cli_pack_elapsed(const struct timespec *t0)
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - t0->tv_sec) +
-	    (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+	return ts_seconds(t0, &now);
 }
 
 /* One progress line on a terminal: done [of total], rate, ETA. */

@@ -16,7 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attrs.h"
 #include "child.h"
+#include "log.h"
 #include "util.h"
 
 #define REPL_SECRETS_FD 3
@@ -25,14 +27,22 @@
 #define REPL_TIMEOUT "--timeout=600"
 /* rsync reports progress after every file; callers hear at most this often. */
 #define REPL_PROGRESS_MS 100
+/*
+ * rsync's output is read at most this often: a line per file otherwise
+ * costs a poll and a read each (34000 of them in a restore of 30000 small
+ * files). Its pipes hold far more than it writes in that time.
+ */
+#define REPL_READ_PAUSE_MS 10
 
 /* Options for data: contents, modes, numeric owners, times, hard links,
- * symlinks as links, ACLs, xattrs. -D is left out on purpose: volumes hold
- * data, and the server refuses device files. Deletions: a backup fills a
- * new snapshot directory (the server refuses --delete there); a restore
- * passes --delete itself. */
-static const char *const repl_data_opts[] = { "-rlptgoHAX",
-	"--numeric-ids", REPL_TIMEOUT, NULL };
+ * symlinks as links, and ACLs and xattrs (-AX) unless a backup found none
+ * (attrs.h). -D is left out on purpose: volumes hold data, and the server
+ * refuses device files. No --delete: a backup fills a new snapshot
+ * directory (the server refuses --delete there), a restore an empty one. */
+#define REPL_META "-rlptgoH"
+#define REPL_META_ATTRS REPL_META "AX"
+static const char *const repl_data_opts[] = { "--numeric-ids", REPL_TIMEOUT,
+	NULL };
 
 void
 repl_result_free(struct repl_result *r)
@@ -81,19 +91,34 @@ repl_remote(const struct repl_server *srv, const char *path)
 	return xasprintf("%s:%s", srv->hostname, path);
 }
 
+/* rsync, its data options (meta: REPL_META...; NULL: none), transport. */
 static void
 repl_common(struct repl_argv *a, const struct repl_self *self,
-    const struct repl_server *srv, int data)
+    const struct repl_server *srv, const char *meta)
 {
 	size_t i;
 
 	repl_add(a, xstrdup(self->rsync));
-	if (data) {
+	if (meta != NULL) {
+		repl_add(a, xstrdup(meta));
 		for (i = 0; repl_data_opts[i] != NULL; i++)
 			repl_add(a, xstrdup(repl_data_opts[i]));
 	}
 	repl_add(a, xstrdup("-e"));
 	repl_add(a, repl_rsh(self, srv));
+}
+
+/* -AX only if src has ACLs or xattrs (or cannot be read through). */
+static const char *
+repl_backup_meta(const char *src)
+{
+	int r = attrs_present(src);
+
+	if (r < 0)
+		log_warn("backup of %s: cannot tell whether it has ACLs or "
+		    "extended attributes (%s): carrying them", src,
+		    strerror(errno));
+	return r != 0 ? REPL_META_ATTRS : REPL_META;
 }
 
 static void
@@ -102,14 +127,16 @@ repl_backup_argv(struct repl_argv *a, const struct repl_self *self,
 {
 	char *rpath = xasprintf("%s/", volume);
 
-	repl_common(a, self, srv, 1);
+	repl_common(a, self, srv, repl_backup_meta(src));
 	/* zstd on the wire; rsync skips already-compressed file types. */
 	repl_add(a, xstrdup("--compress-choice=zstd"));
 	repl_add(a, xstrdup("--stats"));
-	if (self->progress != NULL) {
+	/* The whole file list first: an exact progress total, and (with
+	 * -H) faster: 1.4 s instead of 2.4 s for an incremental backup of
+	 * 30000 small files. */
+	repl_add(a, xstrdup("--no-inc-recursive"));
+	if (self->progress != NULL)
 		repl_add(a, xstrdup("--info=progress2"));
-		repl_add(a, xstrdup("--no-inc-recursive"));
-	}
 	repl_add(a, xasprintf("%s/", src));
 	repl_add(a, repl_remote(srv, rpath));
 	free(rpath);
@@ -122,14 +149,16 @@ repl_restore_argv(struct repl_argv *a, const struct repl_self *self,
 {
 	char *rpath = xasprintf("%s/%s/%s/", source, volume, snapshot);
 
-	repl_common(a, self, srv, 1);
-	repl_add(a, xstrdup("--delete"));
+	repl_common(a, self, srv, REPL_META_ATTRS);
+	/* into is empty: no temporary file and rename per file, no look
+	 * for files to delete (together 10% of a restore of 30000 small
+	 * files). */
+	repl_add(a, xstrdup("--inplace"));
 	repl_add(a, xstrdup("--compress-choice=zstd"));
 	repl_add(a, xstrdup("--stats"));
-	if (self->progress != NULL) {
+	repl_add(a, xstrdup("--no-inc-recursive"));
+	if (self->progress != NULL)
 		repl_add(a, xstrdup("--info=progress2"));
-		repl_add(a, xstrdup("--no-inc-recursive"));
-	}
 	repl_add(a, repl_remote(srv, rpath));
 	repl_add(a, xasprintf("%s/", into));
 	free(rpath);
@@ -366,12 +395,17 @@ repl_run(const struct repl_self *self, const struct repl_server *srv,
 		if (!eeof && pfd[1].revents != 0)
 			eeof = repl_drain(sp.err, &ebuf, &elen,
 			    REPL_ERROR_MAX);
+		if (!oeof || !eeof) {
+			struct timespec pause = { 0,
+			    REPL_READ_PAUSE_MS * 1000000L };
+
+			nanosleep(&pause, NULL);
+		}
 	}
 	child_close(&sp);
 	res->status = child_wait(&sp);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	res->seconds = (double)(t1.tv_sec - t0.tv_sec) +
-	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	res->seconds = ts_seconds(&t0, &t1);
 	if (obuf == NULL)
 		obuf = xstrdup("");
 	res->bytes_sent = repl_stat(obuf, "Total bytes sent:");
@@ -445,7 +479,7 @@ repl_list(const struct repl_self *self, const struct repl_server *srv,
 
 	*idsp = NULL;
 	*np = 0;
-	repl_common(&a, self, srv, 0);
+	repl_common(&a, self, srv, NULL);
 	repl_add(&a, xstrdup("--list-only"));
 	repl_add(&a, xstrdup(REPL_TIMEOUT));
 	rpath = xasprintf("%s/%s/", source, volume);
@@ -494,7 +528,7 @@ repl_probe(const struct repl_self *self, const struct repl_server *srv,
 		res->error = xasprintf("mkdtemp: %s", strerror(errno));
 		return -1;
 	}
-	repl_common(&a, self, srv, 0);
+	repl_common(&a, self, srv, NULL);
 	repl_add(&a, xstrdup("-rlptgo"));
 	repl_add(&a, xstrdup("--dry-run"));
 	repl_add(&a, xstrdup(REPL_TIMEOUT));

@@ -54,8 +54,9 @@ char *repl_describe_restore(const struct repl_self *,
 /* src_dir's contents become a new snapshot of volume on server. */
 int repl_backup(const struct repl_self *, const struct repl_server *,
     const char *volume, const char *src_dir, struct repl_result *);
-/* Snapshot (ID or "latest") of source's volume replaces into_dir's contents
- * (and the directory's own owner and mode). */
+/* Snapshot (ID or "latest") of source's volume fills into_dir, which must
+ * be empty (files are written in place, nothing is deleted), and gives it
+ * the snapshot's owner and mode. */
 int repl_restore(const struct repl_self *, const struct repl_server *,
     const char *source, const char *volume, const char *snapshot,
     const char *into_dir, struct repl_result *);

@@ -53,6 +53,7 @@ static const struct {
 	{ "ignore-missing-args", OPT_FLAG },
 	{ "ignore-times", OPT_FLAG },
 	{ "info", OPT_WORD },
+	{ "inplace", OPT_FLAG },	/* reads only: see rsync_parse */
 	{ "links", OPT_FLAG },
 	{ "list-only", OPT_FLAG },
 	{ "max-alloc", OPT_WORD },
@@ -112,7 +113,6 @@ static const struct {
 	{ "usermap", "is the server's choice" },
 	{ "chown", "is the server's choice" },
 	{ "iconv", "is the server's choice" },
-	{ "inplace", "writes into existing files in place" },
 	{ "keep-dirlinks", "follows symlinks" },
 	{ "link-dest", "names a path" },
 	{ "log-file", "names a path" },
@@ -473,6 +473,7 @@ rsync_parse(const char *command, struct rsync_request *r, char **cause)
 	char **w = NULL, *tail, *flags;
 	size_t n = 0, i;
 	int sender = 0, list_only = 0, dot = 0, rc = -1, recursive = 0;
+	int inplace = 0;
 	const char *filters = NULL;
 
 	memset(r, 0, sizeof *r);
@@ -516,6 +517,8 @@ rsync_parse(const char *command, struct rsync_request *r, char **cause)
 			if (filters == NULL &&
 			    strncmp(w[i], "--delete", 8) == 0)
 				filters = w[i];
+			if (strcmp(w[i], "--inplace") == 0)
+				inplace = 1;
 		} else if (w[i][0] == '-') {
 			if (rsync_short(w[i], cause) != 0)
 				goto out;
@@ -527,6 +530,10 @@ rsync_parse(const char *command, struct rsync_request *r, char **cause)
 				recursive = 1;
 			if (strchr(flags, 'n') != NULL)
 				r->dry_run = 1;
+			if (strchr(flags, 'A') != NULL)
+				r->acls = 1;
+			if (strchr(flags, 'X') != NULL)
+				r->xattrs = 1;
 			if (filters == NULL && strchr(flags, 'm') != NULL)
 				filters = "-m (--prune-empty-dirs)";
 			free(flags);
@@ -563,6 +570,17 @@ rsync_parse(const char *command, struct rsync_request *r, char **cause)
 	 * filter rules from the client, whose merge-file rules can name any
 	 * file on the server.
 	 */
+	/*
+	 * In place, the receiver would write into files a new snapshot
+	 * shares with the earlier ones. A restore's receiver is the client,
+	 * writing into an empty directory; the server only reads.
+	 */
+	if (!sender && inplace) {
+		set_cause(cause, "option --inplace is refused on a backup: it "
+		    "writes into existing files in place, and a new snapshot "
+		    "shares its unchanged files with the earlier ones");
+		goto out;
+	}
 	if (!sender && filters != NULL) {
 		set_cause(cause, "%.40s is refused on a backup: a backup fills "
 		    "a new directory, and the option would have the server read "

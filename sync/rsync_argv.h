@@ -28,6 +28,7 @@ struct rsync_request {
 	char *volume;
 	char *snapshot;		/* PULL: an ID or "latest" */
 	int dry_run;		/* -n / --dry-run: nothing is written */
+	int acls, xattrs;	/* -A, -X: the client sends ACLs, xattrs */
 };
 
 /*

@@ -154,8 +154,12 @@ snap_begin(const char *root, const char *client, const char *volume,
 		usleep(200000);
 	}
 	snap_latest_id(p->dir, latest);
-	if (*latest != '\0')
+	if (*latest != '\0') {
 		p->link_dest = xasprintf("../%s", latest);
+		path = xasprintf("%s/.plain-%s", p->dir, latest);
+		p->latest_plain = lstat(path, &st) == 0;
+		free(path);
+	}
 	p->partial = xasprintf("%s/.partial-%s", p->dir, p->id);
 	if (remove_tree(p->partial, cause) != 0)
 		goto fail;
@@ -219,6 +223,22 @@ out:
 	return rc;
 }
 
+static int
+snap_mark_plain(const char *dir, const char *id, char **cause)
+{
+	char *mark = xasprintf("%s/.plain-%s", dir, id);
+	int fd, rc = 0;
+
+	fd = open(mark, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		set_cause(cause, "creating %s: %s", mark, strerror(errno));
+		rc = -1;
+	} else
+		close(fd);
+	free(mark);
+	return rc;
+}
+
 int
 snap_commit(struct snap_push *p, char **cause)
 {
@@ -235,6 +255,10 @@ snap_commit(struct snap_push *p, char **cause)
 		goto out;
 	}
 	close(fd);
+	/* Marked before it exists: never a plain-looking snapshot that is
+	 * not (an orphan mark is removed at start). */
+	if (p->plain && snap_mark_plain(p->dir, p->id, cause) != 0)
+		goto out;
 	if (rename(p->partial, final) != 0) {
 		set_cause(cause, "renaming %s: %s", p->partial,
 		    strerror(errno));
@@ -437,6 +461,10 @@ snap_prune(const char *root, const char *client, const char *volume,
 				log_error("pruning %s: %s", from,
 				    strerror(errno));
 		} else {
+			char *mark = xasprintf("%s/.plain-%s", dir, ids[i]);
+
+			unlink(mark);
+			free(mark);
 			(void)fsync_dir(dir);
 			if (remove_tree(to, &why) != 0) {
 				log_error("pruning: %s", why);
@@ -476,6 +504,15 @@ snap_recover_volume(const char *dir)
 				log_error("%s", why);
 				free(why);
 				why = NULL;
+			}
+			free(path);
+		} else if (strncmp(de->d_name, ".plain-", 7) == 0) {
+			/* A mark whose snapshot never became complete. */
+			path = xasprintf("%s/%s", dir, de->d_name + 7);
+			if (lstat(path, &st) != 0 && errno == ENOENT) {
+				free(path);
+				path = xasprintf("%s/%s", dir, de->d_name);
+				unlink(path);
 			}
 			free(path);
 		} else if (snap_id_valid(de->d_name) && (newest == NULL ||

@@ -6,12 +6,19 @@
  *   <client>/<volume>/.partial-<ID>/  a push in progress
  *   <client>/<volume>/.prune-<ID>/    a snapshot being deleted
  *   <client>/<volume>/.lock           one push per client and volume
+ *   <client>/<volume>/.plain-<ID>     <ID> holds no ACLs and no xattrs
  *
  * IDs are UTC times, YYYYMMDDTHHMMSSZ, so they sort by age. A push is
  * received into .partial-<ID> (sharing unchanged files with latest through
  * rsync's --link-dest) and only becomes <ID> by rename after rsync
  * succeeded and the data is on disk; latest is replaced by rename too. So
  * an interrupted push never looks complete and never touches a snapshot.
+ *
+ * A push without ACLs and xattrs (the client found none) may only share
+ * files with a snapshot known to hold none either: rsync does not compare
+ * what it was not asked to carry, so a file that lost its attributes since
+ * would otherwise be linked with them. .plain-<ID> says so; without it such
+ * a push copies unchanged files from latest (--copy-dest) instead.
  */
 #ifndef PRIVATEER_SNAPSHOT_H
 #define PRIVATEER_SNAPSHOT_H
@@ -27,6 +34,8 @@ struct snap_push {
 	char *link_dest;	/* "../<latest ID>" or NULL */
 	char id[SNAP_ID_LEN + 1];
 	int lock_fd;
+	int latest_plain;	/* latest holds no ACLs or xattrs */
+	int plain;		/* set by the caller: this push carries none */
 };
 
 struct snap_policy {
@@ -80,7 +89,8 @@ void snap_select(char *const *ids, size_t n, const struct snap_policy *,
 int snap_prune(const char *root, const char *client, const char *volume,
     const struct snap_policy *, char **cause);
 /*
- * At start: deletes every .partial-* and .prune-* under root, and repoints
+ * At start: deletes every .partial-* and .prune-* under root (and marks of
+ * snapshots that are not there), and repoints
  * a latest that names a missing snapshot at the newest complete one.
  */
 void snap_recover(const char *root);

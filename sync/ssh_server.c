@@ -278,10 +278,14 @@ sshd_child_finished(void *arg)
 	return ch->exited;
 }
 
-/* The argv of rsync --server for a checked request, run in cwd. */
+/*
+ * The argv of rsync --server for a checked request, run in cwd; a push
+ * shares unchanged files with basis (hard links) if link, else copies them
+ * from it.
+ */
 static char **
 sshd_argv(struct sshd *srv, const struct rsync_request *req,
-    const char *link_dest, const char *confine)
+    const char *basis, int link, const char *confine)
 {
 	char **argv = xcalloc(req->nopts + 12, sizeof *argv);
 	size_t n = 0, i;
@@ -315,8 +319,9 @@ sshd_argv(struct sshd *srv, const struct rsync_request *req,
 		argv[n++] = xstrdup("--insecure-links");
 	else if (srv->has_confine_root)
 		argv[n++] = xasprintf("--confine-root=%s", confine);
-	if (link_dest != NULL)
-		argv[n++] = xasprintf("--link-dest=%s", link_dest);
+	if (basis != NULL)
+		argv[n++] = xasprintf("--%s-dest=%s", link ? "link" : "copy",
+		    basis);
 	if (req->kind == RSYNC_LIST)
 		argv[n++] = xstrdup("--exclude=.*");
 	argv[n++] = xstrdup(".");
@@ -494,8 +499,8 @@ sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
 	struct sshd *srv = c->srv;
 	struct snap_push push;
 	char *cwd = NULL, *cause = NULL, **argv = NULL, *msg;
-	int status = 1, pushing = 0;
-	struct timespec t0, t1;
+	int status = 1, pushing = 0, link;
+	struct timespec t0, t1, t2;
 	uint64_t received = 0;
 
 	memset(&push, 0, sizeof push);
@@ -532,13 +537,24 @@ sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
 			goto refuse;
 		}
 	}
-	/* A push may read its own earlier snapshots (--link-dest=../ID). */
-	argv = sshd_argv(srv, req, pushing ? push.link_dest : NULL,
+	/*
+	 * A push may read its own earlier snapshots (--link-dest=../ID). One
+	 * that carries no ACLs or xattrs links only to a snapshot known to
+	 * hold none (snapshot.h).
+	 */
+	push.plain = !req->acls && !req->xattrs;
+	link = (req->acls && req->xattrs) || push.latest_plain;
+	if (pushing && push.link_dest != NULL && !link)
+		log_info("ssh %s (%s): %s comes without ACLs or xattrs and "
+		    "its latest snapshot may have some: unchanged files are "
+		    "copied from it, not linked", c->peer, who, req->volume);
+	argv = sshd_argv(srv, req, pushing ? push.link_dest : NULL, link,
 	    pushing ? push.dir : cwd);
 	status = sshd_relay_child(c, ch, who, srv->rsync, argv, cwd,
 	    &received, &cause);
 	if (status < 0)
 		goto refuse;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (pushing) {
 		pushing = 0;
 		if (status != 0) {
@@ -554,12 +570,11 @@ sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
 			free(msg);
 			status = 1;
 		} else {
-			clock_gettime(CLOCK_MONOTONIC, &t1);
+			clock_gettime(CLOCK_MONOTONIC, &t2);
 			log_info("ssh %s (%s): snapshot of %s complete "
-			    "(%.1f s, %llu bytes in)", c->peer, who,
-			    req->volume, (double)(t1.tv_sec - t0.tv_sec) +
-			    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
-			    (unsigned long long)received);
+			    "(rsync %.2f s, sync %.2f s, %llu bytes in)",
+			    c->peer, who, req->volume, ts_seconds(&t0, &t1),
+			    ts_seconds(&t1, &t2), (unsigned long long)received);
 			sshd_after_backup(srv, who, req->volume);
 		}
 	}

@@ -24,7 +24,8 @@
 #
 #   usage: tests/bench/bench_archive.sh
 #   knobs: PGBENCH_SCALE (20), SMALL_FILES (30000), BENCH_ROUNDS (3),
-#          BENCH_DIR (/tmp), BENCH_KEEP=1, PRIVATEER_BUILD (build),
+#          BENCH_DIR (/tmp), BENCH_KEEP=1, BENCH_FS (ext4, or host: see
+#          datasets.sh), BENCH_FS_SIZE (24G), PRIVATEER_BUILD (build),
 #          PG_USER (benchpg, created if missing)
 set -euo pipefail
 
@@ -65,7 +66,7 @@ id -u "$PG_USER" >/dev/null 2>&1 ||
 
 mkdir -p "${BENCH_DIR:-/tmp}"
 B=$(mktemp -d "${BENCH_DIR:-/tmp}/privateer-bench-archive.XXXXXX")
-chmod 755 "$B"
+BENCH_FS_LOOP=
 PLUGIN_PID=
 PG_RUNNING=
 cleanup() {
@@ -78,13 +79,20 @@ cleanup() {
 		kill -TERM "$PLUGIN_PID" 2>/dev/null || true
 		wait "$PLUGIN_PID" 2>/dev/null || true
 	fi
-	if [ "${BENCH_KEEP:-0}" = 1 ]; then log "kept $B"; else rm -rf "$B"; fi
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		log "kept $B${BENCH_FS_LOOP:+ (mounted from $BENCH_FS_LOOP)}"
+	else
+		bench_fs_umount
+		rm -rf "$B"
+	fi
 	[ $rc = 0 ] || log "failed (exit $rc)"
 	exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 log "working in $B"
+bench_fs_mount "$B"
+chmod 755 "$B"
 mkdir -p "$B/gen" "$B/pgsock" "$B/out" "$B/x"
 chown "$PG_USER" "$B/gen" "$B/pgsock"
 

@@ -36,6 +36,8 @@
 #          BENCH_ROUNDS (3: every measurement is repeated on fresh targets,
 #          contenders in rotated order; the tables show medians),
 #          BENCH_DIR (parent of the temp dir, /tmp), BENCH_KEEP=1 (keep it),
+#          BENCH_FS (ext4: a fresh loop-mounted ext4, see datasets.sh; host),
+#          BENCH_FS_SIZE (24G, sparse),
 #          PRIVATEER_BUILD (build), PG_USER (benchpg, created if missing)
 # Needs root (owners are kept; sshd; postgres runs as PG_USER). Missing
 # Debian packages are installed, the user PG_USER is created if missing and
@@ -108,7 +110,7 @@ id -u "$PG_USER" >/dev/null 2>&1 ||
 # --- workspace and clean-up ------------------------------------------------
 mkdir -p "${BENCH_DIR:-/tmp}"
 B=$(mktemp -d "${BENCH_DIR:-/tmp}/privateer-bench.XXXXXX")
-chmod 755 "$B" # postgres (as $PG_USER) works under it
+BENCH_FS_LOOP=
 PIDS=()
 PG_RUNNING=
 cleanup() {
@@ -120,8 +122,9 @@ cleanup() {
 	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
 	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then
-		log "kept $B"
+		log "kept $B${BENCH_FS_LOOP:+ (mounted from $BENCH_FS_LOOP)}"
 	else
+		bench_fs_umount
 		rm -rf "$B"
 	fi
 	[ $rc = 0 ] || log "failed (exit $rc)"
@@ -130,6 +133,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 log "working in $B"
+bench_fs_mount "$B"
+chmod 755 "$B" # postgres (as $PG_USER) works under it
 mkdir -p "$B/gen" "$B/srv" "$B/restore" "$B/pgsock"
 chown "$PG_USER" "$B/gen" "$B/pgsock"
 
@@ -426,14 +431,15 @@ bench_dataset() {
 # The compression on the wire: privateer's own rsync command line through
 # `privateer transport`, on the same pgdata change from the same base
 # (the base is pushed back between runs), without -z, with lz4 and with zstd.
-# A privateer that streams progress to the CLI adds --info=progress2
-# --no-inc-recursive to it (`backup --dry-run` does not show those two).
+# A privateer that streams progress to the CLI adds --info=progress2 to it,
+# and --no-inc-recursive (`backup --dry-run` shows neither); -AX only for
+# a volume with ACLs or xattrs, which pgdata has not.
 PROGRESS_OPTS=()
 grep -qa -- --no-inc-recursive "$P" && PROGRESS_OPTS=(--info=progress2 --no-inc-recursive)
 xfer() { # xfer SRC [OPTION]: one push into this round's volume cmpN
 	local s=$1
 	shift
-	/usr/bin/rsync -rlptgoHAX --numeric-ids --timeout=600 \
+	/usr/bin/rsync -rlptgoH --numeric-ids --timeout=600 \
 		-e "$P transport --secrets-fd 3 --port $ALICE_RELAY" "$@" --stats "${PROGRESS_OPTS[@]}" \
 		"$s/" "127.0.0.1:cmp$ROUND/" 3<"$B/secrets.json"
 }
@@ -483,8 +489,9 @@ echo "  median of $ROUNDS round(s), contenders in rotated order, each round on f
 echo "  all on 127.0.0.1, every connection through the same byte-counting relay;"
 echo "  wire = TCP payload both ways at the ssh layer; CPU = user+sys seconds;"
 echo "  stored = du -B1 (allocated) of the server side after initial + incremental"
-echo "  privateer: rsync -rlptgoHAX --numeric-ids --compress-choice=zstd${PROGRESS_OPTS[*]:+ ${PROGRESS_OPTS[*]}} over its"
-echo "    libssh server, a new hard-linked snapshot per backup (syncfs before it is published)"
+echo "  privateer: rsync -rlptgoH (+AX if the volume has ACLs/xattrs; these have none) --numeric-ids"
+echo "    --compress-choice=zstd${PROGRESS_OPTS[*]:+ ${PROGRESS_OPTS[*]}} over its libssh server, a new hard-linked"
+echo "    snapshot per backup (syncfs before it is published); restores with -AX --inplace into an empty dir"
 echo "  mirror: rsync -a --delete --numeric-ids -e ssh (OpenSSH defaults, no compression)"
 echo "  rsnapshot: the same into <n>/ with --link-dest=../<n-1>"
 [ $HAVE_RESTIC = 1 ] && echo "  restic: backup/restore over sftp (same sshd), repository v2, compression auto" ||

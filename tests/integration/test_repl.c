@@ -5,7 +5,8 @@
  * becomes a complete snapshot sharing unchanged files with the previous
  * one, that a restore brings back contents, modes, owners, times, hard
  * links, symlinks and xattrs, listing, deletions, a wrong pinned host key,
- * an unknown client key, a refused command and a dry run.
+ * an unknown client key, a refused command and a dry run; that ACLs and
+ * xattrs follow the volume when it gains or loses them.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -328,6 +329,76 @@ test_probe_writes_nothing(void **state)
 	    F_OK), -1);
 }
 
+/*
+ * ACLs and xattrs are carried when the volume has any (attrs.h), and a
+ * snapshot never keeps one the volume lost: a backup without them copies
+ * unchanged files from a latest that may hold some instead of linking.
+ */
+static void
+test_attrs_follow_the_volume(void **state)
+{
+	struct fixture *f = *state;
+	struct repl_result res;
+	struct stat s1, s2;
+	char **ids, buf[64], *dst;
+	size_t n;
+	ssize_t len;
+
+	if (lgetxattr(path("%s/a.txt", f->src), "user.colour", buf,
+	    sizeof buf) != 4)
+		skip();		/* no user xattrs on this filesystem */
+	backup_ok(f, "vol");		/* 1: a.txt has user.colour */
+	assert_int_equal(lremovexattr(path("%s/a.txt", f->src),
+	    "user.colour"), 0);
+	backup_ok(f, "vol");		/* 2: nothing has any */
+	backup_ok(f, "vol");		/* 3: still nothing, after 2 */
+	assert_int_equal(lsetxattr(path("%s/sub/b.bin", f->src),
+	    "user.colour", "green", 5, 0), 0);
+	backup_ok(f, "vol");		/* 4: sub/b.bin has one */
+	assert_int_equal(snap_list(f->root, "bob", "vol", &ids, &n, NULL), 0);
+	assert_int_equal(n, 4);
+#define SNAP(i, rel) path("%s/bob/vol/%s/%s", f->root, ids[i], rel)
+	/* the first snapshot's file keeps its attribute */
+	len = lgetxattr(SNAP(0, "a.txt"), "user.colour", buf, sizeof buf);
+	assert_int_equal(len, 4);
+	assert_memory_equal(buf, "blue", 4);
+	/* the second has none, in a file of its own */
+	assert_int_equal(lgetxattr(SNAP(1, "a.txt"), "user.colour", buf,
+	    sizeof buf), -1);
+	assert_int_equal(errno, ENODATA);
+	assert_int_equal(lstat(SNAP(0, "a.txt"), &s1), 0);
+	assert_int_equal(lstat(SNAP(1, "a.txt"), &s2), 0);
+	assert_int_not_equal(s1.st_ino, s2.st_ino);
+	/* two plain snapshots share unchanged files again */
+	assert_int_equal(lstat(SNAP(2, "a.txt"), &s1), 0);
+	assert_int_equal(s1.st_ino, s2.st_ino);
+	assert_int_equal(lstat(path("%s/bob/vol/.plain-%s", f->root, ids[1]),
+	    &s1), 0);
+	assert_int_equal(lstat(path("%s/bob/vol/.plain-%s", f->root, ids[3]),
+	    &s1), -1);
+	/* the attribute gained reaches the fourth, not the third */
+	len = lgetxattr(SNAP(3, "sub/b.bin"), "user.colour", buf, sizeof buf);
+	assert_int_equal(len, 5);
+	assert_memory_equal(buf, "green", 5);
+	assert_int_equal(lgetxattr(SNAP(2, "sub/b.bin"), "user.colour", buf,
+	    sizeof buf), -1);
+#undef SNAP
+	/* and comes back with a restore */
+	dst = xasprintf("%s/restored", f->tmp);
+	assert_int_equal(mkdir(dst, 0755), 0);
+	if (repl_restore(&f->self, &f->srv, "bob", "vol", "latest", dst,
+	    &res) != 0)
+		fail_msg("restore failed (%d): %s", res.status, res.error);
+	repl_result_free(&res);
+	len = lgetxattr(path("%s/sub/b.bin", dst), "user.colour", buf,
+	    sizeof buf);
+	assert_int_equal(len, 5);
+	assert_int_equal(lgetxattr(path("%s/a.txt", dst), "user.colour", buf,
+	    sizeof buf), -1);
+	free(dst);
+	snap_list_free(ids, n);
+}
+
 static void
 test_restore_of_missing_snapshot(void **state)
 {
@@ -360,6 +431,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_restore_of_missing_snapshot, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_attrs_follow_the_volume, setup, teardown),
 	};
 
 	if (geteuid() != 0) {

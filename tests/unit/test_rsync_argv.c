@@ -70,6 +70,10 @@ static const struct accept_case accepted[] = {
 	    "--compress-choice=zstd --numeric-ids . bob/vol/latest/",
 	    RSYNC_PULL, "bob", "vol", "latest", 0, { FLAGS, "--timeout=600",
 	    "--compress-choice=zstd", "--numeric-ids" } },
+	/* a restore writes in place into its own empty directory */
+	{ "rsync --server --sender " FLAGS " --compress-choice=zstd "
+	    "--inplace . bob/vol/latest/", RSYNC_PULL, "bob", "vol", "latest",
+	    0, { FLAGS, "--compress-choice=zstd", "--inplace" } },
 	{ "rsync --server --sender -de.LsfxCIvu --list-only . bob/vol/",
 	    RSYNC_LIST, "bob", "vol", NULL, 0,
 	    { "-de.LsfxCIvu", "--list-only" } },
@@ -190,7 +194,10 @@ static const struct refuse_case refused[] = {
 	{ "rsync --server -a . vol", "-a implies -D", NULL },
 	/* Writing into existing files. */
 	{ "rsync --server -re.iLsfxCIvu --inplace . vol/", "--inplace is "
-	    "refused: it writes into existing files in place", NULL },
+	    "refused on a backup: it writes into existing files in place",
+	    NULL },
+	{ "rsync --server --inplace -r . vol", "--inplace is refused on a "
+	    "backup", NULL },
 	{ "rsync --server --append . vol", "--append is refused", NULL },
 	{ "rsync --server --append-verify . vol", "--append-verify is "
 	    "refused", NULL },
@@ -715,6 +722,38 @@ test_word_count(void **state)
 	free(cmd);
 }
 
+/* Whether the client sends ACLs and xattrs decides --link-dest or not. */
+static void
+test_acls_xattrs_seen(void **state)
+{
+	static const struct {
+		const char *command;
+		int acls, xattrs;
+	} cases[] = {
+		{ "rsync --server " FLAGS " . vol/", 1, 1 },
+		{ "rsync --server -lHogtpre.iLsfxCIvu . vol/", 0, 0 },
+		{ "rsync --server -lHogtpAre.iLsfxCIvu . vol/", 1, 0 },
+		{ "rsync --server -lX -r . vol/", 0, 1 },
+		/* letters of rsync's capability tail are not options */
+		{ "rsync --server -rle.AX . vol/", 0, 0 },
+		{ "rsync --server --sender " FLAGS " . bob/vol/latest/", 1, 1 },
+	};
+	struct rsync_request r;
+	char *cause = NULL;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		if (rsync_parse(cases[i].command, &r, &cause) != 0)
+			fail_msg("\"%s\" refused: %s", cases[i].command, cause);
+		if (r.acls != cases[i].acls || r.xattrs != cases[i].xattrs)
+			fail_msg("\"%s\": acls %d xattrs %d, expected %d %d",
+			    cases[i].command, r.acls, r.xattrs,
+			    cases[i].acls, cases[i].xattrs);
+		rsync_request_free(&r);
+	}
+}
+
 /* rsync_split(command) must give exactly the NULL-terminated words. */
 static void
 split_is(const char *command, const char *const *want)
@@ -884,6 +923,7 @@ main(void)
 		cmocka_unit_test(test_control_characters),
 		cmocka_unit_test(test_command_length),
 		cmocka_unit_test(test_word_count),
+		cmocka_unit_test(test_acls_xattrs_seen),
 		cmocka_unit_test(test_split_words),
 		cmocka_unit_test(test_split_escapes),
 		cmocka_unit_test(test_split_refusals),

@@ -1198,6 +1198,70 @@ test_prune_keeps_latest_not_newest(void **state)
 	    NULL });
 }
 
+/*
+ * A push without ACLs and xattrs marks its snapshot plain; the next push
+ * learns whether latest is; pruning and recovery drop the marks.
+ */
+static void
+test_plain_marks(void **state)
+{
+	const char *root = *state;
+	struct snap_policy pol = { 0, 0, 0, 0, 0 };
+	char first[SNAP_ID_LEN + 1], second[SNAP_ID_LEN + 1], *cause = NULL;
+	char *mark, *orphan, *dir;
+	struct snap_push p;
+
+	begin_unlocked(root, "alice", "vol", &p);
+	assert_null(p.link_dest);
+	assert_false(p.latest_plain);
+	strcpy(first, p.id);
+	p.plain = 1;
+	if (snap_commit(&p, &cause) != 0)
+		fail_msg("snap_commit: %s", cause);
+	mark = path_of("%s/alice/vol/.plain-%s", root, first);
+	assert_true(exists(mark));
+
+	begin_unlocked(root, "alice", "vol", &p);
+	assert_non_null(p.link_dest);
+	assert_true(p.latest_plain);
+	strcpy(second, p.id);
+	p.plain = 0;	/* this one carries ACLs or xattrs */
+	if (snap_commit(&p, &cause) != 0)
+		fail_msg("snap_commit: %s", cause);
+	free(mark);
+	mark = path_of("%s/alice/vol/.plain-%s", root, second);
+	assert_false(exists(mark));
+
+	begin_unlocked(root, "alice", "vol", &p);
+	assert_false(p.latest_plain);
+	/* an aborted push leaves no mark, even if it was to be plain */
+	p.plain = 1;
+	snap_abort(&p);
+	dir = path_of("%s/alice/vol", root);
+	assert_int_equal(count_prefix(dir, ".plain-"), 1);
+	assert_list(root, "alice", "vol",
+	    (const char *[]){ first, second, NULL });
+
+	/* pruning the plain first snapshot removes its mark */
+	assert_int_equal(snap_prune(root, "alice", "vol", &pol, &cause), 1);
+	assert_int_equal(count_prefix(dir, ".plain-"), 0);
+
+	/* a mark without its snapshot (a crash before the rename) goes at
+	 * start; a mark with one stays */
+	orphan = path_of("%s/.plain-20200101T000000Z", dir);
+	write_text(orphan, "");
+	free(mark);
+	mark = path_of("%s/.plain-%s", dir, second);
+	write_text(mark, "");
+	snap_recover(root);
+	assert_false(exists(orphan));
+	assert_true(exists(mark));
+	assert_latest(root, "alice", "vol", second);
+	free(orphan);
+	free(mark);
+	free(dir);
+}
+
 /* Pruning deletes a snapshot's whole tree and follows no symlink. */
 static void
 test_prune_removes_tree(void **state)
@@ -1439,6 +1503,8 @@ main(void)
 		    teardown_root),
 		cmocka_unit_test_setup_teardown(
 		    test_prune_keeps_latest_not_newest, setup_root,
+		    teardown_root),
+		cmocka_unit_test_setup_teardown(test_plain_marks, setup_root,
 		    teardown_root),
 		cmocka_unit_test_setup_teardown(test_prune_removes_tree,
 		    setup_root, teardown_root),
