@@ -765,6 +765,20 @@ sshd_peer_name(ssh_session session, char *buf, size_t len)
 	snprintf(buf, len, "%s:%d", host, port);
 }
 
+/*
+ * The handshake and rsync's exchanges are small messages that wait for an
+ * answer: with Nagle's algorithm each waited for the peer's delayed ACK
+ * (40 ms), a third of the time of a small backup.
+ */
+static void
+sshd_nodelay(ssh_session session)
+{
+	int one = 1;
+
+	(void)setsockopt(ssh_get_fd(session), IPPROTO_TCP, TCP_NODELAY, &one,
+	    sizeof one);
+}
+
 static void *
 sshd_listener(void *arg)
 {
@@ -793,6 +807,7 @@ sshd_listener(void *arg)
 			ssh_free(session);
 			continue;
 		}
+		sshd_nodelay(session);
 		c = xcalloc(1, sizeof *c);
 		c->srv = srv;
 		c->session = session;

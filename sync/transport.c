@@ -122,7 +122,7 @@ transport_main(int argc, char **argv)
 	long timeout = 30;
 	unsigned int port = 22;
 	int c, fd = -1, rc = 255;
-	int verbosity = SSH_LOG_NOLOG, no = 0, i;
+	int verbosity = SSH_LOG_NOLOG, no = 0, one = 1, i;
 
 	memset(&sec, 0, sizeof sec);
 	signal(SIGPIPE, SIG_IGN);
@@ -178,6 +178,8 @@ transport_main(int argc, char **argv)
 	ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &timeout);
 	ssh_options_set(session, SSH_OPTIONS_LOG_VERBOSITY, &verbosity);
 	ssh_options_set(session, SSH_OPTIONS_PROCESS_CONFIG, &no);
+	/* Small messages that wait for an answer: no Nagle (ssh_server.c). */
+	ssh_options_set(session, SSH_OPTIONS_NODELAY, &one);
 	ssh_options_set(session, SSH_OPTIONS_KNOWNHOSTS, "/dev/null");
 	ssh_options_set(session, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null");
 	/* Ask for the pinned key's type, so the comparison is meaningful. */
