@@ -80,7 +80,7 @@ attrs_dir(struct attrs_walk *w, int dfd, int depth)
 	struct stat st;
 	size_t saved;
 	DIR *d;
-	int fd, r = 0, isdir;
+	int fd, r = 0, isdir, e;
 
 	if (depth > ATTRS_MAX_DEPTH) {
 		close(dfd);
@@ -139,7 +139,9 @@ attrs_dir(struct attrs_walk *w, int dfd, int depth)
 		w->len = saved;
 		w->path[w->len] = '\0';
 	}
+	e = errno;
 	closedir(d);
+	errno = e;	/* the reason for -1, not closedir's */
 	return r;
 }
 
