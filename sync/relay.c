@@ -57,9 +57,10 @@ relay_flush(int fd, struct relay_buf *b)
 }
 
 /*
- * Reads from fd and sends up to the window; 1 at EOF, -1 on error. With
- * block set, writes even into a closed window: libssh then waits for the
- * peer's window adjustment, reading the session itself.
+ * Reads from fd and sends up to the window; 1 at EOF, 2 if the peer has
+ * closed the channel, -1 on error. With block set, writes even into a
+ * closed window: libssh then waits for the peer's window adjustment,
+ * reading the session itself.
  */
 static int
 relay_pump(ssh_channel ch, int fd, int is_stderr, int block, uint64_t *count,
@@ -83,6 +84,8 @@ relay_pump(ssh_channel ch, int fd, int is_stderr, int block, uint64_t *count,
 	w = is_stderr ? ssh_channel_write_stderr(ch, buf, (uint32_t)n) :
 	    ssh_channel_write(ch, buf, (uint32_t)n);
 	if (w != n) {
+		if (!ssh_channel_is_open(ch))
+			return 2;
 		set_cause(cause, "writing to the ssh channel failed: %s",
 		    ssh_get_error(ssh_channel_get_session(ch)));
 		return -1;
@@ -114,6 +117,21 @@ relay_take(ssh_channel ch, int is_stderr, struct relay_buf *b,
 		return 0;
 	}
 	return ssh_channel_is_eof(ch) || !ssh_channel_is_open(ch);
+}
+
+/*
+ * Whether relay_pump's st ends the relay with an error. A peer that closed
+ * the channel has said all it will (a server that refused a command, its
+ * reason and exit status sent): a client then stops sending and reads
+ * what is left, and the caller takes the exit status as the outcome. A
+ * server whose client went away stops.
+ */
+static int
+relay_pump_failed(const struct relay *r, int st, char **cause)
+{
+	if (st == 2 && !r->end_on_eof)
+		set_cause(cause, "the client closed the channel");
+	return st < 0 || (st == 2 && !r->end_on_eof);
 }
 
 int
@@ -170,17 +188,17 @@ relay_run(ssh_session session, ssh_channel ch, struct relay *r,
 		if (out_open) {
 			st = relay_pump(ch, r->to_channel, 0, ch_eof, &r->sent,
 			    cause);
-			if (st < 0)
+			if (relay_pump_failed(r, st, cause))
 				goto out;
-			if (st == 1)
+			if (st != 0)
 				out_open = 0;
 		}
 		if (errout_open) {
 			st = relay_pump(ch, r->err_to_channel, 1, ch_eof,
 			    &r->sent, cause);
-			if (st < 0)
+			if (relay_pump_failed(r, st, cause))
 				goto out;
-			if (st == 1)
+			if (st != 0)
 				errout_open = 0;
 		}
 		if (!out_open && !errout_open && !eof_sent) {

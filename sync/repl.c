@@ -395,7 +395,8 @@ repl_run(const struct repl_self *self, const struct repl_server *srv,
 		if (!eeof && pfd[1].revents != 0)
 			eeof = repl_drain(sp.err, &ebuf, &elen,
 			    REPL_ERROR_MAX);
-		if (!oeof || !eeof) {
+		/* Not once rsync is closing its output: the end is near. */
+		if (!oeof && !eeof) {
 			struct timespec pause = { 0,
 			    REPL_READ_PAUSE_MS * 1000000L };
 

@@ -410,6 +410,12 @@ test_restore_of_missing_snapshot(void **state)
 	assert_int_not_equal(repl_restore(&f->self, &f->srv, "bob", "novol",
 	    "latest", dst, &res), 0);
 	assert_non_null(strstr(res.error, "no backups of novol from bob"));
+	/* A refusal, not a lost connection (which callers would retry):
+	 * the server closing the channel while rsync still writes its
+	 * greeting is how a refusal ends. */
+	if (res.status == 255 || strstr(res.error, "connection to") != NULL)
+		fail_msg("a refusal reported as a transport failure (%d): %s",
+		    res.status, res.error);
 	repl_result_free(&res);
 	free(dst);
 }
