@@ -184,11 +184,25 @@ backup_ok(struct fixture *f, const char *volume)
 	repl_result_free(&res);
 }
 
+/* The latest snapshot of bob's vol restored into a new tmp/restored. */
+static char *
+restore_ok(struct fixture *f)
+{
+	struct repl_result res;
+	char *dst = xasprintf("%s/restored", f->tmp);
+
+	assert_int_equal(mkdir(dst, 0755), 0);
+	if (repl_restore(&f->self, &f->srv, "bob", "vol", "latest", dst,
+	    &res) != 0)
+		fail_msg("restore failed (%d): %s", res.status, res.error);
+	repl_result_free(&res);
+	return dst;
+}
+
 static void
 test_backup_restore_round_trip(void **state)
 {
 	struct fixture *f = *state;
-	struct repl_result res;
 	struct stat st, st2;
 	char **ids, *dst, *p, buf[64], *snapdir;
 	size_t n;
@@ -204,12 +218,7 @@ test_backup_restore_round_trip(void **state)
 	assert_int_equal(st.st_mode & 07777, 0640);
 	free(p);
 
-	dst = xasprintf("%s/restored", f->tmp);
-	assert_int_equal(mkdir(dst, 0755), 0);
-	if (repl_restore(&f->self, &f->srv, "bob", "vol", "latest", dst,
-	    &res) != 0)
-		fail_msg("restore failed (%d): %s", res.status, res.error);
-	repl_result_free(&res);
+	dst = restore_ok(f);
 	/* the root directory's mode comes back too */
 	assert_int_equal(stat(dst, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0750);
@@ -338,7 +347,6 @@ static void
 test_attrs_follow_the_volume(void **state)
 {
 	struct fixture *f = *state;
-	struct repl_result res;
 	struct stat s1, s2;
 	char **ids, buf[64], *dst;
 	size_t n;
@@ -384,12 +392,7 @@ test_attrs_follow_the_volume(void **state)
 	    sizeof buf), -1);
 #undef SNAP
 	/* and comes back with a restore */
-	dst = xasprintf("%s/restored", f->tmp);
-	assert_int_equal(mkdir(dst, 0755), 0);
-	if (repl_restore(&f->self, &f->srv, "bob", "vol", "latest", dst,
-	    &res) != 0)
-		fail_msg("restore failed (%d): %s", res.status, res.error);
-	repl_result_free(&res);
+	dst = restore_ok(f);
 	len = lgetxattr(path("%s/sub/b.bin", dst), "user.colour", buf,
 	    sizeof buf);
 	assert_int_equal(len, 5);

@@ -130,6 +130,17 @@ acl_blob(unsigned char *b, size_t *n)
 	*n = off;
 }
 
+/* An ACL as attribute name (access or default) on path, or skip. */
+static void
+set_acl_or_skip(const char *path, const char *name)
+{
+	unsigned char blob[64];
+	size_t n;
+
+	acl_blob(blob, &n);
+	set_or_skip(path, name, blob, n);
+}
+
 static void
 test_plain_tree(void **state)
 {
@@ -153,12 +164,8 @@ test_deep_xattr(void **state)
 static void
 test_access_acl(void **state)
 {
-	unsigned char blob[64];
-	size_t n;
-
 	(void)state;
-	acl_blob(blob, &n);
-	set_or_skip(at("a/one.txt"), "system.posix_acl_access", blob, n);
+	set_acl_or_skip(at("a/one.txt"), "system.posix_acl_access");
 	assert_int_equal(attrs_present(top), 1);
 	assert_int_equal(lremovexattr(at("a/one.txt"),
 	    "system.posix_acl_access"), 0);
@@ -168,12 +175,8 @@ test_access_acl(void **state)
 static void
 test_default_acl_on_directory(void **state)
 {
-	unsigned char blob[64];
-	size_t n;
-
 	(void)state;
-	acl_blob(blob, &n);
-	set_or_skip(at("a/b"), "system.posix_acl_default", blob, n);
+	set_acl_or_skip(at("a/b"), "system.posix_acl_default");
 	assert_int_equal(attrs_present(top), 1);
 }
 
