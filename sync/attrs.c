@@ -128,16 +128,16 @@ attrs_dir(struct attrs_walk *w, int dfd, int depth)
 			break;
 		}
 		saved = w->len;
-		if (!w->at || w->len + 1 + strlen(de->d_name) <
-		    sizeof w->path) {
+		if (w->len + 1 + strlen(de->d_name) < sizeof w->path) {
 			w->path[w->len] = '/';
 			strcpy(w->path + w->len + 1, de->d_name);
 			w->len += 1 + strlen(de->d_name);
-		} else
-			w->len = sizeof w->path;	/* unusable: "at" only */
+		} else	/* too long: only listxattrat can go on */
+			w->len = sizeof w->path;
 		r = attrs_dir(w, fd, depth + 1);
 		w->len = saved;
-		w->path[w->len] = '\0';
+		if (saved < sizeof w->path)
+			w->path[saved] = '\0';
 	}
 	e = errno;
 	closedir(d);

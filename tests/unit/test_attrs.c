@@ -26,6 +26,7 @@
 #include "util.h"
 
 static char *top;	/* the tree */
+static int paths_only;	/* this run asks by path (attrs_by_path) */
 static char *outside;	/* a file next to it, with an xattr */
 
 /* top/rel, in a small rotating pool (two may be used at once). */
@@ -202,6 +203,40 @@ test_symlink_not_followed(void **state)
 	assert_int_equal(attrs_present(top), 0);
 }
 
+/* Deeper than PATH_MAX: listxattrat walks it; by path it cannot be
+ * asked about, which must say so (-1: attributes carried), not overrun. */
+static void
+test_longer_than_path_max(void **state)
+{
+	char name[201];
+	int fd, next, i;
+
+	(void)state;
+	memset(name, 'd', 200);
+	name[200] = '\0';
+	fd = open(at("a"), O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	for (i = 0; i < 24; i++) {	/* 24 * 201 bytes > 4096 */
+		assert_int_equal(mkdirat(fd, name, 0755), 0);
+		next = openat(fd, name, O_RDONLY | O_DIRECTORY);
+		assert_true(next >= 0);
+		close(fd);
+		fd = next;
+	}
+	next = openat(fd, "leaf", O_WRONLY | O_CREAT, 0644);
+	assert_true(next >= 0);
+	close(next);
+	if (paths_only) {
+		errno = 0;
+		assert_int_equal(attrs_present(top), -1);
+		assert_int_equal(errno, ENAMETOOLONG);
+	} else
+		assert_int_equal(attrs_present(top), 0);
+	if (fsetxattr(fd, "user.deep", "1", 1, 0) == 0 && !paths_only)
+		assert_int_equal(attrs_present(top), 1);
+	close(fd);
+}
+
 static void
 test_missing_directory(void **state)
 {
@@ -216,6 +251,7 @@ by_path(void **state)
 {
 	(void)state;
 	attrs_by_path(1);
+	paths_only = 1;
 	return 0;
 }
 
@@ -234,6 +270,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_top_directory_itself,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symlink_not_followed,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_longer_than_path_max,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_directory, setup,
 		    teardown),
