@@ -19,6 +19,15 @@
 #include "log.h"
 #include "util.h"
 
+/* The mark saying snapshot id of dir holds no ACLs or xattrs (snapshot.h). */
+#define SNAP_PLAIN ".plain-"
+
+static char *
+snap_plain_mark(const char *dir, const char *id)
+{
+	return xasprintf("%s/" SNAP_PLAIN "%s", dir, id);
+}
+
 /* Seconds a push waits for another push of the same volume. */
 static int snap_lock_seconds = 600;
 
@@ -156,7 +165,7 @@ snap_begin(const char *root, const char *client, const char *volume,
 	snap_latest_id(p->dir, latest);
 	if (*latest != '\0') {
 		p->link_dest = xasprintf("../%s", latest);
-		path = xasprintf("%s/.plain-%s", p->dir, latest);
+		path = snap_plain_mark(p->dir, latest);
 		p->latest_plain = lstat(path, &st) == 0;
 		free(path);
 	}
@@ -226,7 +235,7 @@ out:
 static int
 snap_mark_plain(const char *dir, const char *id, char **cause)
 {
-	char *mark = xasprintf("%s/.plain-%s", dir, id);
+	char *mark = snap_plain_mark(dir, id);
 	int fd, rc = 0;
 
 	fd = open(mark, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -461,7 +470,7 @@ snap_prune(const char *root, const char *client, const char *volume,
 				log_error("pruning %s: %s", from,
 				    strerror(errno));
 		} else {
-			char *mark = xasprintf("%s/.plain-%s", dir, ids[i]);
+			char *mark = snap_plain_mark(dir, ids[i]);
 
 			unlink(mark);
 			free(mark);
@@ -506,9 +515,11 @@ snap_recover_volume(const char *dir)
 				why = NULL;
 			}
 			free(path);
-		} else if (strncmp(de->d_name, ".plain-", 7) == 0) {
+		} else if (strncmp(de->d_name, SNAP_PLAIN,
+		    strlen(SNAP_PLAIN)) == 0) {
 			/* A mark whose snapshot never became complete. */
-			path = xasprintf("%s/%s", dir, de->d_name + 7);
+			path = xasprintf("%s/%s", dir,
+			    de->d_name + strlen(SNAP_PLAIN));
 			if (lstat(path, &st) != 0 && errno == ENOENT) {
 				free(path);
 				path = xasprintf("%s/%s", dir, de->d_name);
