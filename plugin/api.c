@@ -18,7 +18,6 @@
 #include "schedule.h"
 #include "name.h"
 #include "tarball.h"
-#include "usage.h"
 #include "ops.h"
 #include "refs.h"
 #include "util.h"
@@ -318,8 +317,7 @@ api_status(const struct api_ctx *ctx, json_t *out)
 	role = json_string_value(json_object_get(json_object_get(out,
 	    "Fleet"), "role"));
 	if (ctx->fleet != NULL && role != NULL && strcmp(role, "server") == 0)
-		json_object_set_new(out, "Clients",
-		    usage_all(fleet_server_root(ctx->fleet)));
+		fleet_server_status(ctx->fleet, out);
 	if (ctx->jobs != NULL)
 		json_object_set_new(out, "InFlight",
 		    json_integer(jobs_in_flight(ctx->jobs)));

@@ -20,6 +20,7 @@
 #include "keystore.h"
 #include "log.h"
 #include "ssh_server.h"
+#include "usage.h"
 #include "util.h"
 
 struct fleet {
@@ -533,4 +534,10 @@ const char *
 fleet_server_root(struct fleet *f)
 {
 	return f->server_root;
+}
+
+void
+fleet_server_status(struct fleet *f, json_t *out)
+{
+	json_object_set_new(out, "Clients", usage_all(f->server_root));
 }

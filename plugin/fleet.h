@@ -56,6 +56,11 @@ struct fleet_state *fleet_acquire(struct fleet *, char **cause);
 void fleet_release(struct fleet *, struct fleet_state *);
 /* Where this machine keeps the snapshots it receives as a server. */
 const char *fleet_server_root(struct fleet *);
+/*
+ * A server's side of privateer status, set in out: "Store" (how snapshots
+ * share data) and "Clients" (what each client's backups cost).
+ */
+void fleet_server_status(struct fleet *, json_t *out);
 /* The current state whether or not its keys loaded; NULL if none. */
 struct fleet_state *fleet_acquire_config(struct fleet *);
 
