@@ -1058,6 +1058,8 @@ cli_status(struct cli *cli, int argc, char **argv)
 		cli_status_volume(v);
 		shown++;
 	}
+	if (volume == NULL && json_object_get(resp, "Store") != NULL)
+		printf("store: %s\n", cli_str(resp, "Store"));
 	if (volume == NULL)
 		cli_status_clients(json_object_get(resp, "Clients"));
 	json_decref(resp);

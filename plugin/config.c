@@ -181,10 +181,11 @@ static const char *const config_volume_fields[] = { "name", "local", NULL };
 static const char *const config_vault_fields[] = { "url", "prefix", "token",
 	"mount", "kv_version", NULL };
 static const char *const config_keys_fields[] = { "store", "path", NULL };
-static const char *const config_retention_fields[] = { "hourly", "daily",
-	"weekly", "monthly", NULL };
+static const char *const config_retention_fields[] = { "last", "hourly",
+	"daily", "weekly", "monthly", NULL };
+static const char *const config_store_fields[] = { "compression", NULL };
 static const char *const config_top_fields[] = { "servers", "clients",
-	"volumes", "vault", "keys", "retention", NULL };
+	"volumes", "vault", "keys", "retention", "store", NULL };
 static const char *const config_top_ignored[] = { "tag", NULL };
 
 static void
@@ -434,6 +435,9 @@ config_retention(struct config *cfg, struct config_errs *e,
 {
 	const json_t *r = json_object_get(doc, "retention");
 	struct config_retention *rt = &cfg->retention;
+	const char *key;
+	json_t *v;
+	size_t i;
 
 	if (r == NULL || json_is_null(r))
 		return;
@@ -441,8 +445,22 @@ config_retention(struct config *cfg, struct config_errs *e,
 		config_err(e, "retention: must be an object");
 		return;
 	}
-	config_fields(cfg, r, "retention", config_retention_fields, NULL);
+	/*
+	 * Not a warning, as elsewhere: with every known count 0, a typo
+	 * ("hourley") would keep only the latest snapshot and delete the
+	 * rest of the history.
+	 */
+	json_object_foreach((json_t *)r, key, v) {
+		for (i = 0; config_retention_fields[i] != NULL &&
+		    strcmp(key, config_retention_fields[i]) != 0; i++)
+			;
+		if (config_retention_fields[i] == NULL)
+			config_err(e, "retention.%s: unknown (known: last, "
+			    "hourly, daily, weekly, monthly)", key);
+	}
 	rt->set = 1;
+	rt->last = config_int(e, r, "retention", "last", 0, 0,
+	    CONFIG_RETENTION_MAX, 0);
 	rt->hourly = config_int(e, r, "retention", "hourly", 0, 0,
 	    CONFIG_RETENTION_MAX, 0);
 	rt->daily = config_int(e, r, "retention", "daily", 0, 0,
@@ -451,6 +469,35 @@ config_retention(struct config *cfg, struct config_errs *e,
 	    CONFIG_RETENTION_MAX, 0);
 	rt->monthly = config_int(e, r, "retention", "monthly", 0, 0,
 	    CONFIG_RETENTION_MAX, 0);
+}
+
+/* "store": how a server keeps snapshots (PRODUCT.md §10). */
+static void
+config_snapstore(struct config *cfg, struct config_errs *e,
+    const json_t *doc)
+{
+	const json_t *st = json_object_get(doc, "store");
+	char *c;
+
+	cfg->snapstore.compress = 1;
+	if (st == NULL || json_is_null(st))
+		return;
+	if (!json_is_object(st)) {
+		config_err(e, "store: must be an object");
+		return;
+	}
+	config_fields(cfg, st, "store", config_store_fields, NULL);
+	c = config_str(e, st, "store", "compression", 0, 16);
+	if (c == NULL)
+		return;
+	if (strcmp(c, "zstd") == 0)
+		cfg->snapstore.compress = 1;
+	else if (strcmp(c, "none") == 0)
+		cfg->snapstore.compress = 0;
+	else
+		config_err(e, "store.compression: \"%s\" is not zstd or none",
+		    c);
+	free(c);
 }
 
 /* The cross-field rules of PRODUCT.md §2. */
@@ -588,6 +635,7 @@ config_parse(const char *text, size_t len, const char *dir, char **cause)
 	config_vault(cfg, &e, doc);
 	config_keys(cfg, &e, doc);
 	config_retention(cfg, &e, doc);
+	config_snapstore(cfg, &e, doc);
 	config_cross_check(cfg, &e);
 out:
 	json_decref(doc);

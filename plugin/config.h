@@ -54,8 +54,14 @@ struct config_vault {
 };
 
 struct config_retention {
+	int last;				/* the newest N */
 	int hourly, daily, weekly, monthly;	/* 0 = keep none of that kind */
 	int set;				/* 0 when absent: keep all */
+};
+
+/* "store": how a server keeps snapshots (not the key store). */
+struct config_snapstore {
+	int compress;		/* btrfs: zstd on new snapshots (default) */
 };
 
 struct config {
@@ -72,6 +78,7 @@ struct config {
 	enum config_store store;
 	char *store_path;	/* file store directory, absolute */
 	struct config_retention retention;
+	struct config_snapstore snapstore;
 	char **warnings;	/* unknown fields, ignored */
 	size_t nwarnings;
 };

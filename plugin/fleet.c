@@ -212,6 +212,8 @@ fleet_sshd(struct fleet *f, const struct fleet_state *st)
 	sc.policy.daily = st->cfg->retention.daily;
 	sc.policy.weekly = st->cfg->retention.weekly;
 	sc.policy.monthly = st->cfg->retention.monthly;
+	sc.policy.last = st->cfg->retention.last;
+	sc.compress = st->cfg->snapstore.compress;
 	f->sshd = sshd_start(&sc, &cause);
 	if (f->sshd == NULL) {
 		log_error("ssh server not started: %s", cause);
@@ -539,5 +541,10 @@ fleet_server_root(struct fleet *f)
 void
 fleet_server_status(struct fleet *f, json_t *out)
 {
+	pthread_mutex_lock(&f->reload_lock);
+	if (f->sshd != NULL)
+		json_object_set_new(out, "Store",
+		    json_string(sshd_store_name(f->sshd)));
+	pthread_mutex_unlock(&f->reload_lock);
 	json_object_set_new(out, "Clients", usage_all(f->server_root));
 }

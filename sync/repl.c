@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,6 +20,7 @@
 #include "attrs.h"
 #include "child.h"
 #include "log.h"
+#include "rsync_argv.h"
 #include "util.h"
 
 #define REPL_SECRETS_FD 3
@@ -37,7 +39,9 @@
 /* Options for data: contents, modes, numeric owners, times, hard links,
  * symlinks as links, and ACLs and xattrs (-AX) unless a backup found none
  * (attrs.h). -D is left out on purpose: volumes hold data, and the server
- * refuses device files. No --delete: a backup fills a new snapshot
+ * refuses device files. No --delete, except into a copy-on-write store: a
+ * backup there rewrites a private copy of the latest snapshot in place
+ * (--inplace --delete, sync/store.h); elsewhere it fills a new snapshot
  * directory (the server refuses --delete there), a restore an empty one. */
 #define REPL_META "-rlptgoH"
 #define REPL_META_ATTRS REPL_META "AX"
@@ -91,6 +95,151 @@ repl_remote(const struct repl_server *srv, const char *path)
 	return xasprintf("%s:%s", srv->hostname, path);
 }
 
+/*
+ * What each server's store is (store.h), asked with `privateer-store`
+ * before its first backup and again after REPL_STORE_SECONDS or a failed
+ * backup: one more handshake then, none on the backups in between.
+ */
+#define REPL_STORE_SECONDS 600
+#define REPL_STORE_SLOTS 32
+
+static struct {
+	char *key;		/* name hostname port */
+	int cow;
+	time_t at;
+} repl_stores[REPL_STORE_SLOTS];
+static pthread_mutex_t repl_stores_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static char *
+repl_store_key(const struct repl_server *srv)
+{
+	return xasprintf("%s %s %d", srv->name, srv->hostname, srv->port);
+}
+
+/* 1 cow, 0 not, -1 unknown or stale. */
+static int
+repl_store_cached(const struct repl_server *srv)
+{
+	char *key = repl_store_key(srv);
+	time_t now = time(NULL);
+	int cow = -1, i;
+
+	pthread_mutex_lock(&repl_stores_lock);
+	for (i = 0; i < REPL_STORE_SLOTS; i++) {
+		if (repl_stores[i].key != NULL &&
+		    strcmp(repl_stores[i].key, key) == 0 &&
+		    now - repl_stores[i].at < REPL_STORE_SECONDS &&
+		    now >= repl_stores[i].at)
+			cow = repl_stores[i].cow;
+	}
+	pthread_mutex_unlock(&repl_stores_lock);
+	free(key);
+	return cow;
+}
+
+static void
+repl_store_set(const struct repl_server *srv, int cow, time_t at)
+{
+	char *key = repl_store_key(srv);
+	int i, slot = -1, oldest = 0;
+
+	pthread_mutex_lock(&repl_stores_lock);
+	for (i = 0; i < REPL_STORE_SLOTS && slot < 0; i++) {
+		if (repl_stores[i].key == NULL ||
+		    strcmp(repl_stores[i].key, key) == 0)
+			slot = i;
+		else if (repl_stores[i].at < repl_stores[oldest].at)
+			oldest = i;
+	}
+	if (slot < 0)
+		slot = oldest;
+	free(repl_stores[slot].key);
+	repl_stores[slot].key = key;
+	repl_stores[slot].cow = cow;
+	repl_stores[slot].at = at;
+	pthread_mutex_unlock(&repl_stores_lock);
+}
+
+static void
+repl_store_forget(const struct repl_server *srv)
+{
+	repl_store_set(srv, 0, 0);
+}
+
+static void repl_transport_argv(struct repl_argv *,
+    const struct repl_self *, const struct repl_server *, char *command);
+static int repl_secrets(const struct repl_self *,
+    const struct repl_server *);
+
+int
+repl_store(const struct repl_self *self, const struct repl_server *srv,
+    char **method, char **cause)
+{
+	struct repl_argv a = { NULL, 0 };
+	struct child sp;
+	char *out = NULL, *err = NULL;
+	int sfd, status, rc = -1;
+
+	*method = NULL;
+	sfd = repl_secrets(self, srv);
+	if (sfd < 0) {
+		set_cause(cause, "cannot pass the key to the transport: %s",
+		    strerror(errno));
+		return -1;
+	}
+	repl_transport_argv(&a, self, srv, xstrdup(RSYNC_STORE_COMMAND));
+	status = child_start(self->exe, a.v, child_clean_env, NULL, sfd,
+	    REPL_SECRETS_FD, &sp, cause);
+	close(sfd);
+	repl_argv_free(&a);
+	if (status != 0)
+		return -1;
+	close(sp.in);
+	sp.in = -1;
+	out = child_read_all(sp.out, 256);
+	err = child_read_all(sp.err, REPL_ERROR_MAX);
+	status = child_wait(&sp);
+	child_close(&sp);
+	if (out != NULL)
+		out[strcspn(out, "\n")] = '\0';
+	if (status == 0 && out != NULL && *out != '\0') {
+		*method = utf8_clean(out);
+		rc = 0;
+	} else
+		set_cause(cause, "%s", err != NULL && *err != '\0' ? err :
+		    "no answer");
+	free(out);
+	free(err);
+	return rc;
+}
+
+/* Whether backups to srv go in place (asking the server if need be). */
+static int
+repl_store_cow(const struct repl_self *self, const struct repl_server *srv)
+{
+	char *method = NULL, *cause = NULL;
+	int cow = repl_store_cached(srv);
+
+	if (cow >= 0)
+		return cow;
+	if (repl_store(self, srv, &method, &cause) == 0) {
+		cow = strcmp(method, "btrfs") == 0 ||
+		    strcmp(method, "reflink") == 0;
+		log_debug("server %s keeps snapshots by %s", srv->name,
+		    method);
+	} else {
+		/* An older server, or none: a push as ever, which any
+		 * server takes. */
+		log_debug("server %s did not say how it keeps snapshots: %s",
+		    srv->name, cause);
+		cow = 0;
+	}
+	repl_store_set(srv, cow, method != NULL ? time(NULL) : 0);
+	free(method);
+	free(cause);
+	return cow;
+}
+
 /* rsync, its data options (meta: REPL_META...; NULL: none), transport. */
 static void
 repl_common(struct repl_argv *a, const struct repl_self *self,
@@ -123,11 +272,18 @@ repl_backup_meta(const char *src)
 
 static void
 repl_backup_argv(struct repl_argv *a, const struct repl_self *self,
-    const struct repl_server *srv, const char *volume, const char *src)
+    const struct repl_server *srv, const char *volume, const char *src,
+    int cow)
 {
 	char *rpath = xasprintf("%s/", volume);
 
 	repl_common(a, self, srv, repl_backup_meta(src));
+	/* The sender must know too: it then never matches a block the
+	 * receiver has already overwritten. */
+	if (cow) {
+		repl_add(a, xstrdup("--inplace"));
+		repl_add(a, xstrdup("--delete"));
+	}
 	/* zstd on the wire; rsync skips already-compressed file types. */
 	repl_add(a, xstrdup("--compress-choice=zstd"));
 	repl_add(a, xstrdup("--stats"));
@@ -185,7 +341,8 @@ repl_describe_backup(const struct repl_self *self,
 	struct repl_argv a = { NULL, 0 };
 	char *s;
 
-	repl_backup_argv(&a, self, srv, volume, src);
+	repl_backup_argv(&a, self, srv, volume, src,
+	    repl_store_cached(srv) == 1);
 	s = repl_join(&a);
 	repl_argv_free(&a);
 	return s;
@@ -442,9 +599,13 @@ repl_backup(const struct repl_self *self, const struct repl_server *srv,
 	struct repl_argv a = { NULL, 0 };
 	int rc;
 
-	repl_backup_argv(&a, self, srv, volume, src);
+	repl_backup_argv(&a, self, srv, volume, src,
+	    repl_store_cow(self, srv));
 	rc = repl_run(self, srv, a.v, res, NULL);
 	repl_argv_free(&a);
+	/* Ask again next time: the server may have moved its store. */
+	if (rc != 0)
+		repl_store_forget(srv);
 	return rc;
 }
 
@@ -555,15 +716,8 @@ repl_export_start(const struct repl_self *self, const struct repl_server *srv,
 		    strerror(errno));
 		return -1;
 	}
-	repl_add(&a, xstrdup(self->exe));
-	repl_add(&a, xstrdup("transport"));
-	repl_add(&a, xstrdup("--secrets-fd"));
-	repl_add(&a, xasprintf("%d", REPL_SECRETS_FD));
-	repl_add(&a, xstrdup("--port"));
-	repl_add(&a, xasprintf("%d", srv->port));
-	repl_add(&a, xstrdup(srv->hostname));
-	repl_add(&a, xasprintf("privateer-export %s %s %s %s", source, volume,
-	    snapshot, compress));
+	repl_transport_argv(&a, self, srv, xasprintf("privateer-export %s %s "
+	    "%s %s", source, volume, snapshot, compress));
 	rc = child_start(self->exe, a.v, child_clean_env, NULL, sfd,
 	    REPL_SECRETS_FD, out, cause);
 	close(sfd);
@@ -574,4 +728,19 @@ repl_export_start(const struct repl_self *self, const struct repl_server *srv,
 	close(out->in);
 	out->in = -1;
 	return 0;
+}
+
+/* The transport run directly, with command (taken) as the exec request. */
+static void
+repl_transport_argv(struct repl_argv *a, const struct repl_self *self,
+    const struct repl_server *srv, char *command)
+{
+	repl_add(a, xstrdup(self->exe));
+	repl_add(a, xstrdup("transport"));
+	repl_add(a, xstrdup("--secrets-fd"));
+	repl_add(a, xasprintf("%d", REPL_SECRETS_FD));
+	repl_add(a, xstrdup("--port"));
+	repl_add(a, xasprintf("%d", srv->port));
+	repl_add(a, xstrdup(srv->hostname));
+	repl_add(a, command);
 }

@@ -74,6 +74,14 @@ struct child;
 int repl_export_start(const struct repl_self *, const struct repl_server *,
     const char *source, const char *volume, const char *snapshot,
     const char *compress, struct child *out, char **cause);
+/*
+ * Asks server how it keeps snapshots (`privateer-store`): *method is
+ * "btrfs", "reflink" or "hardlink" (caller frees). Backups ask this
+ * themselves, once per server every ten minutes: into a copy-on-write
+ * store they go in place (--inplace --delete). 0, or -1 with *cause.
+ */
+int repl_store(const struct repl_self *, const struct repl_server *,
+    char **method, char **cause);
 /* Handshake and a no-op (dry-run) rsync. */
 int repl_probe(const struct repl_self *, const struct repl_server *,
     struct repl_result *);

@@ -467,8 +467,26 @@ rsync_request_free(struct rsync_request *r)
 	memset(r, 0, sizeof *r);
 }
 
+/* The --delete options a push into a private copy may carry. */
+static int
+rsync_copy_delete(const char *opt)
+{
+	return strcmp(opt, "--delete") == 0 ||
+	    strcmp(opt, "--delete-during") == 0 ||
+	    strcmp(opt, "--delete-delay") == 0 ||
+	    strcmp(opt, "--delete-after") == 0 ||
+	    strcmp(opt, "--delete-before") == 0;
+}
+
 int
 rsync_parse(const char *command, struct rsync_request *r, char **cause)
+{
+	return rsync_parse_for(command, 0, r, cause);
+}
+
+int
+rsync_parse_for(const char *command, int cow, struct rsync_request *r,
+    char **cause)
 {
 	char **w = NULL, *tail, *flags;
 	size_t n = 0, i;
@@ -514,7 +532,9 @@ rsync_parse(const char *command, struct rsync_request *r, char **cause)
 				recursive = 1;
 			if (strcmp(w[i], "--dry-run") == 0)
 				r->dry_run = 1;
-			if (filters == NULL &&
+			if (cow && rsync_copy_delete(w[i]))
+				r->delete = 1;
+			else if (filters == NULL &&
 			    strncmp(w[i], "--delete", 8) == 0)
 				filters = w[i];
 			if (strcmp(w[i], "--inplace") == 0)
@@ -575,12 +595,21 @@ rsync_parse(const char *command, struct rsync_request *r, char **cause)
 	 * shares with the earlier ones. A restore's receiver is the client,
 	 * writing into an empty directory; the server only reads.
 	 */
-	if (!sender && inplace) {
+	/*
+	 * A copy-on-write store gives each push a private copy of latest to
+	 * rewrite (snapshot.h): there --inplace and --delete touch nothing
+	 * else, and the server confines the filter rules --delete brings
+	 * (--confine-root).
+	 */
+	if (!sender && inplace && !cow) {
 		set_cause(cause, "option --inplace is refused on a backup: it "
 		    "writes into existing files in place, and a new snapshot "
 		    "shares its unchanged files with the earlier ones");
 		goto out;
 	}
+	if (sender)
+		r->delete = 0;
+	r->inplace = inplace && !sender;
 	if (!sender && filters != NULL) {
 		set_cause(cause, "%.40s is refused on a backup: a backup fills "
 		    "a new directory, and the option would have the server read "
@@ -595,6 +624,12 @@ out:
 	if (rc != 0)
 		rsync_request_free(r);
 	return rc;
+}
+
+int
+rsync_is_store(const char *command)
+{
+	return strcmp(command, RSYNC_STORE_COMMAND) == 0;
 }
 
 int

@@ -3,7 +3,8 @@
  * server, checked against an allow-list modelled on rsync's rrsync and
  * stricter than it: the command must be `rsync --server [--sender] OPTIONS
  * . PATH` with options from a fixed list (no option that names a path, no
- * links-following, device, protect-args, daemon or in-place options) and
+ * links-following, device, protect-args or daemon options, in-place
+ * writes only into a copy-on-write store's private copy) and
  * one PATH in privateer's virtual layout. Pure functions: no I/O.
  */
 #ifndef PRIVATEER_RSYNC_ARGV_H
@@ -29,6 +30,7 @@ struct rsync_request {
 	char *snapshot;		/* PULL: an ID or "latest" */
 	int dry_run;		/* -n / --dry-run: nothing is written */
 	int acls, xattrs;	/* -A, -X: the client sends ACLs, xattrs */
+	int inplace, delete;	/* PUSH on a cow store: --inplace, --delete */
 };
 
 /*
@@ -52,6 +54,13 @@ struct rsync_export {
 	char *compress;		/* "none", "gzip" or "zstd" */
 };
 
+/*
+ * `privateer-store`: the server answers with its snapshot store's method
+ * (store.h), so a client knows whether to push in place.
+ */
+#define RSYNC_STORE_COMMAND "privateer-store"
+int rsync_is_store(const char *command);
+
 /* 1 if command is an export command (to be checked by the next). */
 int rsync_is_export(const char *command);
 /* 0, or -1 with *cause; free with rsync_export_free. */
@@ -61,6 +70,14 @@ void rsync_export_free(struct rsync_export *);
 
 /* Parses and checks command; 0, or -1 with *cause saying what is refused. */
 int rsync_parse(const char *command, struct rsync_request *out, char **cause);
+/*
+ * The same for a server whose store is copy-on-write (cow != 0): a push
+ * may then also carry --inplace and --delete (plain or -before, -during,
+ * -delay, -after), since it writes into a private copy (store.h). The
+ * server decides cow from its store, never from the request.
+ */
+int rsync_parse_for(const char *command, int cow, struct rsync_request *out,
+    char **cause);
 void rsync_request_free(struct rsync_request *);
 
 #endif

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "store.h"
 #include "util.h"
 
 /* The mark saying snapshot id of dir holds no ACLs or xattrs (snapshot.h). */
@@ -118,14 +119,51 @@ snap_latest_id(const char *dir, char out[SNAP_ID_LEN + 1])
 		strcpy(out, buf);
 }
 
+/* Deletes what pushes that died left in dir (called under its lock). */
+static void
+snap_remove_partials(const char *dir)
+{
+	struct dirent *de;
+	char *path, *why = NULL;
+	DIR *d;
+
+	d = opendir(dir);
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, ".partial-", 9) != 0)
+			continue;
+		path = xasprintf("%s/%s", dir, de->d_name);
+		log_info("removing unfinished %s", path);
+		if (store_remove(path, &why) != 0) {
+			log_error("%s", why);
+			free(why);
+			why = NULL;
+		}
+		free(path);
+	}
+	closedir(d);
+}
+
 int
 snap_begin(const char *root, const char *client, const char *volume,
     struct snap_push *p, char **cause)
 {
+	struct snap_method m;
+
+	memset(&m, 0, sizeof m);
+	return snap_begin_with(&m, root, client, volume, p, cause);
+}
+
+int
+snap_begin_with(const struct snap_method *m, const char *root,
+    const char *client, const char *volume, struct snap_push *p,
+    char **cause)
+{
 	char latest[SNAP_ID_LEN + 1], *lock, *path;
 	struct stat st;
 	time_t now;
-	int waited;
+	int waited, flags;
 
 	memset(p, 0, sizeof *p);
 	p->lock_fd = -1;
@@ -169,14 +207,39 @@ snap_begin(const char *root, const char *client, const char *volume,
 		p->latest_plain = lstat(path, &st) == 0;
 		free(path);
 	}
+	snap_remove_partials(p->dir);
 	p->partial = xasprintf("%s/.partial-%s", p->dir, p->id);
-	if (remove_tree(p->partial, cause) != 0)
+	if (store_remove(p->partial, cause) != 0)
 		goto fail;
-	if (mkdir(p->partial, 0700) != 0) {
-		set_cause(cause, "creating %s: %s", p->partial,
-		    strerror(errno));
-		goto fail;
+	p->store = m->store;
+	if (p->store == NULL || !p->store->cow) {
+		if (mkdir(p->partial, 0700) != 0) {
+			set_cause(cause, "creating %s: %s", p->partial,
+			    strerror(errno));
+			goto fail;
+		}
+		return 0;
 	}
+	if (m->in_place && *latest != '\0') {
+		/* rsync rewrites the copy: it must not share what latest
+		 * has that this push cannot correct (snapshot.h). */
+		flags = m->plain && !p->latest_plain ?
+		    STORE_COPY_STRIP_XATTRS : 0;
+		path = xasprintf("%s/%s", p->dir, latest);
+		if (p->store->copy(path, p->partial, flags, m->compress,
+		    cause) != 0) {
+			free(path);
+			goto fail;
+		}
+		free(path);
+		p->in_place = 1;
+		free(p->link_dest);
+		p->link_dest = NULL;
+		return 0;
+	}
+	if (p->store->make_empty(p->partial, m->compress, cause) != 0)
+		goto fail;
+	p->in_place = m->in_place;
 	return 0;
 fail:
 	snap_abort(p);
@@ -200,7 +263,7 @@ snap_abort(struct snap_push *p)
 {
 	char *why = NULL;
 
-	if (p->partial != NULL && remove_tree(p->partial, &why) != 0) {
+	if (p->partial != NULL && store_remove(p->partial, &why) != 0) {
 		log_error("snapshot: %s", why);
 		free(why);
 	}
@@ -267,6 +330,9 @@ snap_commit(struct snap_push *p, char **cause)
 	/* Marked before it exists: never a plain-looking snapshot that is
 	 * not (an orphan mark is removed at start). */
 	if (p->plain && snap_mark_plain(p->dir, p->id, cause) != 0)
+		goto out;
+	/* Read-only before it is complete: a snapshot never changes. */
+	if (p->store != NULL && p->store->seal(p->partial, cause) != 0)
 		goto out;
 	if (rename(p->partial, final) != 0) {
 		set_cause(cause, "renaming %s: %s", p->partial,
@@ -425,6 +491,8 @@ snap_select(char *const *ids, size_t n, const struct snap_policy *pol,
 	if (n == 0)
 		return;
 	keep[n - 1] = 1;
+	for (i = n, left = pol->last; i-- > 0 && left > 0; left--)
+		keep[i] = 1;
 	for (kind = 0; kind < 4; kind++) {
 		left = counts[kind];
 		last = -1;
@@ -475,7 +543,7 @@ snap_prune(const char *root, const char *client, const char *volume,
 			unlink(mark);
 			free(mark);
 			(void)fsync_dir(dir);
-			if (remove_tree(to, &why) != 0) {
+			if (store_remove(to, &why) != 0) {
 				log_error("pruning: %s", why);
 				free(why);
 				why = NULL;
@@ -509,7 +577,7 @@ snap_recover_volume(const char *dir)
 		    strncmp(de->d_name, ".prune-", 7) == 0) {
 			path = xasprintf("%s/%s", dir, de->d_name);
 			log_info("removing unfinished %s", path);
-			if (remove_tree(path, &why) != 0) {
+			if (store_remove(path, &why) != 0) {
 				log_error("%s", why);
 				free(why);
 				why = NULL;

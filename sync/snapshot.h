@@ -28,6 +28,17 @@
 
 #define SNAP_ID_LEN 16
 
+struct store_ops;
+
+/* How a push is received (snap_begin_with). */
+struct snap_method {
+	const struct store_ops *store;	/* NULL: hard links */
+	int compress;		/* btrfs: zstd on the new snapshot */
+	int in_place;		/* rsync writes in place (--inplace --delete)
+				   into a private copy of latest: cow stores */
+	int plain;		/* the push carries no ACLs or xattrs */
+};
+
 struct snap_push {
 	char *dir;		/* <root>/<client>/<volume> */
 	char *partial;		/* dir/.partial-<ID> */
@@ -36,11 +47,19 @@ struct snap_push {
 	int lock_fd;
 	int latest_plain;	/* latest holds no ACLs or xattrs */
 	int plain;		/* set by the caller: this push carries none */
+	/*
+	 * A copy-on-write store: partial is a private copy of latest
+	 * (in_place) or empty; link_dest then names the basis rsync may
+	 * only copy from (--copy-dest), never link to.
+	 */
+	const struct store_ops *store;
+	int in_place;
 };
 
 struct snap_policy {
 	int hourly, daily, weekly, monthly;
 	int keep_all;		/* no retention configured */
+	int last;		/* the newest N, whatever their age */
 };
 
 int snap_id_valid(const char *);
@@ -57,6 +76,16 @@ int snap_id_parse(const char *id, time_t *out);
 void snap_set_lock_wait(int seconds);
 int snap_begin(const char *root, const char *client, const char *volume,
     struct snap_push *out, char **cause);
+/*
+ * The same with a store (store.h): on a copy-on-write store the partial
+ * is a subvolume or directory of that store, and with m->in_place a
+ * private copy of latest (ACLs and xattrs dropped when m->plain and
+ * latest may hold some) that rsync rewrites in place. Any other partial
+ * of the volume, left by a push that died, is deleted first.
+ */
+int snap_begin_with(const struct snap_method *m, const char *root,
+    const char *client, const char *volume, struct snap_push *out,
+    char **cause);
 /* Makes the partial snapshot complete and latest; releases the lock. */
 int snap_commit(struct snap_push *, char **cause);
 /* Deletes the partial snapshot and releases the lock. */
@@ -75,15 +104,16 @@ int snap_resolve(const char *root, const char *client, const char *volume,
 
 /*
  * Which of ids (oldest first, n of them) the policy keeps: keep[i] = 1.
- * Like restic/borg --keep-hourly/daily/weekly/monthly: the newest snapshot
- * of each of the last N hours/days/ISO weeks/months (UTC); the newest
- * snapshot is always kept. Pure.
+ * Like restic/borg --keep-last/hourly/daily/weekly/monthly: the newest N
+ * snapshots, and the newest snapshot of each of the last N hours/days/ISO
+ * weeks/months (UTC); the newest snapshot is always kept. Pure.
  */
 void snap_select(char *const *ids, size_t n, const struct snap_policy *,
     int *keep);
 /*
  * Applies the policy to client/volume: each pruned snapshot is first
- * renamed to .prune-<ID> and then deleted. Returns the number pruned, -1
+ * renamed to .prune-<ID> and then deleted (store_remove: a subvolume or
+ * a tree, whichever it is). Returns the number pruned, -1
  * on error.
  */
 int snap_prune(const char *root, const char *client, const char *volume,

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "relay.h"
 #include "rsync_argv.h"
+#include "store.h"
 #include "usage.h"
 #include "sshkey.h"
 #include "child.h"
@@ -57,6 +58,8 @@ struct sshd {
 	char **local_volumes;
 	size_t nlocal;
 	struct snap_policy policy;
+	const struct store_ops *store;	/* picked once, at start */
+	int compress;
 	struct sshd_peer *peers;
 	size_t npeers;
 	int auth_seconds;
@@ -285,9 +288,11 @@ sshd_child_finished(void *arg)
  */
 static char **
 sshd_argv(struct sshd *srv, const struct rsync_request *req,
-    const char *basis, int link, const char *confine)
+    const struct snap_push *push, int link, const char *confine)
 {
-	char **argv = xcalloc(req->nopts + 12, sizeof *argv);
+	char **argv = xcalloc(req->nopts + 14, sizeof *argv);
+	const char *basis = push != NULL ? push->link_dest : NULL;
+	int cow = push != NULL && push->store != NULL && push->store->cow;
 	size_t n = 0, i;
 
 	argv[n++] = xstrdup(srv->rsync);
@@ -315,13 +320,23 @@ sshd_argv(struct sshd *srv, const struct rsync_request *req,
 	 * --confine-root, which stays on reads, where the sender does read
 	 * the client's filter rules.
 	 */
-	if (req->kind == RSYNC_PUSH && srv->has_insecure_links)
+	/*
+	 * A push into a copy-on-write store links nothing, so the walk
+	 * costs nothing per file there; and it may carry --delete, with
+	 * which the receiver reads the client's filter rules: their merge
+	 * files must stay inside the client's own area (--confine-root).
+	 */
+	if (req->kind == RSYNC_PUSH && srv->has_insecure_links && !cow)
 		argv[n++] = xstrdup("--insecure-links");
 	else if (srv->has_confine_root)
 		argv[n++] = xasprintf("--confine-root=%s", confine);
+	/* Written in place, a file costs only the blocks rsync's delta
+	 * finds changed; whole, it would cost all of them again. */
+	if (push != NULL && push->in_place)
+		argv[n++] = xstrdup("--no-whole-file");
 	if (basis != NULL)
-		argv[n++] = xasprintf("--%s-dest=%s", link ? "link" : "copy",
-		    basis);
+		argv[n++] = xasprintf("--%s-dest=%s", link && !cow ? "link" :
+		    "copy", basis);
 	if (req->kind == RSYNC_LIST)
 		argv[n++] = xstrdup("--exclude=.*");
 	argv[n++] = xstrdup(".");
@@ -514,7 +529,10 @@ sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
 			goto refuse;
 		}
 	} else if (req->kind == RSYNC_PUSH) {
-		if (snap_begin(srv->root, who, req->volume, &push,
+		struct snap_method m = { srv->store, srv->compress,
+		    req->inplace && req->delete, !req->acls && !req->xattrs };
+
+		if (snap_begin_with(&m, srv->root, who, req->volume, &push,
 		    &cause) != 0)
 			goto refuse;
 		pushing = 1;
@@ -544,11 +562,15 @@ sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
 	 */
 	push.plain = !req->acls && !req->xattrs;
 	link = (req->acls && req->xattrs) || push.latest_plain;
-	if (pushing && push.link_dest != NULL && !link)
+	if (pushing && push.store->cow && !push.in_place)
+		log_info("ssh %s (%s): %s comes without --inplace and --delete: "
+		    "a full snapshot, unchanged files copied from the last",
+		    c->peer, who, req->volume);
+	else if (pushing && push.link_dest != NULL && !link)
 		log_info("ssh %s (%s): %s comes without ACLs or xattrs and "
 		    "its latest snapshot may have some: unchanged files are "
 		    "copied from it, not linked", c->peer, who, req->volume);
-	argv = sshd_argv(srv, req, pushing ? push.link_dest : NULL, link,
+	argv = sshd_argv(srv, req, pushing ? &push : NULL, link,
 	    pushing ? push.dir : cwd);
 	status = sshd_relay_child(c, ch, who, srv->rsync, argv, cwd,
 	    &received, &cause);
@@ -623,6 +645,17 @@ sshd_export(struct sshd_conn *c, ssh_channel ch, const char *who,
 	return status;
 }
 
+/* "privateer-store": which method the store uses, for the client. */
+static int
+sshd_store_answer(struct sshd_conn *c, ssh_channel ch)
+{
+	char *line = xasprintf("%s\n", c->srv->store->name);
+
+	ssh_channel_write(ch, line, (uint32_t)strlen(line));
+	free(line);
+	return 0;
+}
+
 /*
  * Gives the client a moment to close its side first, so OpenSSH does not
  * report "closed by remote host" after a clean exit.
@@ -689,7 +722,11 @@ sshd_conn_session(struct sshd_conn *c)
 		rsync_export_free(&ex);
 		goto done;
 	}
-	if (rsync_parse(command, &req, &cause) != 0) {
+	if (rsync_is_store(command)) {
+		status = sshd_store_answer(c, ch);
+		goto done;
+	}
+	if (rsync_parse_for(command, srv->store->cow, &req, &cause) != 0) {
 		sshd_refuse(c, ch, who, cause);
 		goto out;
 	}
@@ -871,7 +908,7 @@ sshd_start(const struct sshd_config *cfg, char **cause)
 {
 	struct sshd *srv = xcalloc(1, sizeof *srv);
 	ssh_key hostkey = NULL;
-	char *port;
+	char *port, *why = NULL;
 	size_t i;
 	int verbosity = SSH_LOG_NOLOG;
 
@@ -898,6 +935,15 @@ sshd_start(const struct sshd_config *cfg, char **cause)
 	}
 	snap_recover(srv->root);
 	sshd_probe_rsync(srv);
+	srv->store = store_pick(srv->root, srv->has_confine_root, &why);
+	srv->compress = cfg->compress;
+	log_info("snapshot store: %s (%s)%s%s", srv->store->name,
+	    srv->store == &store_btrfs ? (srv->compress ? "read-only "
+	    "subvolumes, zstd" : "read-only subvolumes") :
+	    srv->store == &store_reflink ? "files cloned with FICLONE" :
+	    "unchanged files hard-linked", why != NULL ? "; " : "",
+	    why != NULL ? why : "");
+	free(why);
 	srv->peers = xcalloc(cfg->nclients, sizeof *srv->peers);
 	for (i = 0; i < cfg->nclients; i++) {
 		ssh_key key = sshkey_parse_public(cfg->clients[i].public_key);
@@ -991,6 +1037,12 @@ sshd_stop(struct sshd *srv)
 	pthread_cond_destroy(&srv->cond);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv);
+}
+
+const char *
+sshd_store_name(struct sshd *srv)
+{
+	return srv->store != NULL ? srv->store->name : "hardlink";
 }
 
 void

@@ -38,6 +38,7 @@ struct sshd_config {
 	const char *const *local_volumes;
 	size_t nlocal;
 	struct snap_policy policy;
+	int compress;			/* btrfs store: zstd on new snapshots */
 	int auth_seconds;		/* grace time; 0 = 30 */
 	int max_sessions;		/* 0 = 32 */
 };
@@ -55,5 +56,7 @@ struct sshd *sshd_start(const struct sshd_config *, char **cause);
 /* Stops listening, ends sessions (killing their rsync), frees. */
 void sshd_stop(struct sshd *);
 void sshd_get_stats(struct sshd *, struct sshd_stats *);
+/* The snapshot store's method: "btrfs", "reflink" or "hardlink". */
+const char *sshd_store_name(struct sshd *);
 
 #endif

@@ -510,7 +510,7 @@ test_unknown_fields_warn(void **state)
 	    "'volume': 'data', 'schedule': '@daily', 'colour': 1}]}}], "
 	    "'volumes': [{'name': 'data', 'colour': 1}], "
 	    "'vault': {'colour': 1}, 'keys': {'store': 'vault', 'colour': 1}, "
-	    "'retention': {'daily': 1, 'colour': 1}, 'colour': 1}");
+	    "'store': {'colour': 1}, 'retention': {'daily': 1}, 'colour': 1}");
 	assert_warning(cfg, "servers[0].colour: unknown field, ignored");
 	assert_warning(cfg, "clients[0].colour: unknown field, ignored");
 	assert_warning(cfg, "clients[0].schedule.colour: unknown field, "
@@ -520,7 +520,8 @@ test_unknown_fields_warn(void **state)
 	assert_warning(cfg, "volumes[0].colour: unknown field, ignored");
 	assert_warning(cfg, "vault.colour: unknown field, ignored");
 	assert_warning(cfg, "keys.colour: unknown field, ignored");
-	assert_warning(cfg, "retention.colour: unknown field, ignored");
+	/* Except in retention (test_retention): there a typo is an error. */
+	assert_warning(cfg, "store.colour: unknown field, ignored");
 	assert_warning(cfg, "colour: unknown field, ignored");
 	assert_int_equal(cfg->nwarnings, 9);
 	config_free(cfg);
@@ -1174,6 +1175,39 @@ test_retention(void **state)
 	    "retention.weekly: must be an integer", NULL);
 	refused("{" BASE ", 'retention': {'monthly': 100001}}", 1,
 	    "retention.monthly: 100001 is outside 0-100000", NULL);
+	cfg = parse_ok("{" BASE ", 'retention': {'last': 5, 'daily': 7}}");
+	assert_int_equal(cfg->retention.last, 5);
+	assert_int_equal(cfg->retention.daily, 7);
+	config_free(cfg);
+	refused("{" BASE ", 'retention': {'last': -2}}", 1,
+	    "retention.last: -2 is outside 0-100000", NULL);
+	/* A typo must never become "keep only the latest". */
+	refused("{" BASE ", 'retention': {'hourley': 24}}", 1,
+	    "retention.hourley: unknown (known: last, hourly, daily, weekly, "
+	    "monthly)", NULL);
+	refused("{" BASE ", 'retention': {'daily': 7, 'keep-last': 3}}", 1,
+	    "retention.keep-last: unknown", NULL);
+}
+
+static void
+test_store(void **state)
+{
+	struct config *cfg;
+
+	(void)state;
+	cfg = parse_ok("{" BASE "}");
+	assert_int_equal(cfg->snapstore.compress, 1);
+	config_free(cfg);
+	cfg = parse_ok("{" BASE ", 'store': {'compression': 'none'}}");
+	assert_int_equal(cfg->snapstore.compress, 0);
+	config_free(cfg);
+	cfg = parse_ok("{" BASE ", 'store': {'compression': 'zstd'}}");
+	assert_int_equal(cfg->snapstore.compress, 1);
+	config_free(cfg);
+	refused("{" BASE ", 'store': {'compression': 'lzo'}}", 1,
+	    "store.compression: \"lzo\" is not zstd or none", NULL);
+	refused("{" BASE ", 'store': 'btrfs'}", 1, "store: must be an object",
+	    NULL);
 }
 
 static void
@@ -1424,6 +1458,7 @@ main(void)
 		cmocka_unit_test(test_vault_kv_version),
 		cmocka_unit_test(test_vault_mount_and_prefix_refused),
 		cmocka_unit_test(test_retention),
+		cmocka_unit_test(test_store),
 		cmocka_unit_test(test_malformed_json),
 		cmocka_unit_test(test_not_object),
 		cmocka_unit_test(test_duplicate_keys),

@@ -911,6 +911,81 @@ test_split_refusals(void **state)
 	free(cmd);
 }
 
+/*
+ * A copy-on-write store: a push may write in place and delete, because it
+ * writes into a private copy; everything else stays refused, and the same
+ * command to a hard-link store is refused as before.
+ */
+static void
+test_cow_store(void **state)
+{
+	static const char *const ok[] = {
+		"rsync --server " FLAGS " --inplace --delete . vol/",
+		"rsync --server " FLAGS " --delete-during --inplace . vol/",
+		"rsync --server " FLAGS " --delete-after --inplace . vol/",
+		"rsync --server " FLAGS " --delete-delay --inplace . vol/",
+		"rsync --server " FLAGS " --delete-before --inplace . vol/",
+	};
+	static const struct { const char *command, *cause; } still[] = {
+		{ "rsync --server " FLAGS " --inplace --delete-excluded "
+		    ". vol/", "--delete-excluded is refused on a backup" },
+		{ "rsync --server " FLAGS " --delete-missing-args . vol/",
+		    "--delete-missing-args is refused on a backup" },
+		{ "rsync --server -rlme.iLsfxCIvu --inplace . vol/",
+		    "-m (--prune-empty-dirs) is refused" },
+		{ "rsync --server --append . vol", "--append is refused" },
+		{ "rsync --server --link-dest=../20260101T000000Z . vol",
+		    "--link-dest is refused" },
+		{ "rsync --server --inplace . bob/vol/20260101T000000Z",
+		    "" },
+		{ "rsync --server --inplace . ../vol", "" },
+	};
+	struct rsync_request r;
+	char *cause = NULL;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		if (rsync_parse_for(ok[i], 1, &r, &cause) != 0)
+			fail_msg("cow refused \"%s\": %s", ok[i], cause);
+		assert_int_equal(r.kind, RSYNC_PUSH);
+		assert_true(r.inplace);
+		assert_true(r.delete);
+		rsync_request_free(&r);
+		/* The server's store decides, not the request. */
+		assert_int_equal(rsync_parse_for(ok[i], 0, &r, &cause), -1);
+		assert_non_null(cause);
+		assert_true(strstr(cause, "refused on a backup") != NULL);
+		free(cause);
+		cause = NULL;
+		assert_int_equal(rsync_parse(ok[i], &r, &cause), -1);
+		free(cause);
+		cause = NULL;
+	}
+	for (i = 0; i < sizeof still / sizeof still[0]; i++) {
+		if (rsync_parse_for(still[i].command, 1, &r, &cause) == 0)
+			fail_msg("cow accepted \"%s\"", still[i].command);
+		assert_non_null(cause);
+		if (strstr(cause, still[i].cause) == NULL)
+			fail_msg("\"%s\": cause \"%s\" lacks \"%s\"",
+			    still[i].command, cause, still[i].cause);
+		free(cause);
+		cause = NULL;
+	}
+	/* Without them a push to a cow store is an ordinary push. */
+	assert_int_equal(rsync_parse_for("rsync --server " FLAGS " . vol/", 1,
+	    &r, &cause), 0);
+	assert_false(r.inplace);
+	assert_false(r.delete);
+	rsync_request_free(&r);
+	/* Reads never count as in place or deleting, whatever they carry. */
+	assert_int_equal(rsync_parse_for("rsync --server --sender " FLAGS
+	    " --inplace . bob/vol/latest/", 1, &r, &cause), 0);
+	assert_false(r.inplace);
+	assert_false(r.delete);
+	rsync_request_free(&r);
+}
+
 int
 main(void)
 {
@@ -928,6 +1003,7 @@ main(void)
 		cmocka_unit_test(test_split_escapes),
 		cmocka_unit_test(test_split_refusals),
 		cmocka_unit_test(test_export_command),
+		cmocka_unit_test(test_cow_store),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -440,99 +440,118 @@ test_id_parse_refuses(void **state)
 
 struct select_case {
 	const char *what;
-	struct snap_policy pol;	/* hourly, daily, weekly, monthly, all */
+	struct snap_policy pol;	/* hourly, daily, weekly, monthly, all, last */
 	const char *ids[MAX_IDS];	/* oldest first, NULL-terminated */
 	const char *keep;	/* '1' kept, '0' pruned, one per ID */
 };
 
 static const struct select_case select_cases[] = {
-	{ "one snapshot, nothing asked for", { 0, 0, 0, 0, 0 },
+	{ "one snapshot, nothing asked for", { 0, 0, 0, 0, 0, 0 },
 	    { "20260101T000000Z" }, "1" },
-	{ "all zero keeps only the newest", { 0, 0, 0, 0, 0 },
+	{ "all zero keeps only the newest", { 0, 0, 0, 0, 0, 0 },
 	    { "20250101T000000Z", "20260101T000000Z", "20260101T000001Z",
 	    "20260601T000000Z" }, "0001" },
-	{ "keep_all keeps everything", { 0, 0, 0, 0, 1 },
+	{ "keep_all keeps everything", { 0, 0, 0, 0, 1, 0 },
 	    { "20250101T000000Z", "20260101T000000Z", "20260101T000001Z",
 	    "20260601T000000Z" }, "1111" },
-	{ "keep_all wins over counts", { 1, 0, 0, 0, 1 },
+	{ "keep_all wins over counts", { 1, 0, 0, 0, 1, 0 },
 	    { "20260101T100000Z", "20260101T100100Z" }, "11" },
 	/* Hours: the newest in each hour. */
-	{ "hourly 1", { 1, 0, 0, 0, 0 },
+	{ "hourly 1", { 1, 0, 0, 0, 0, 0 },
 	    { "20260101T100500Z", "20260101T105000Z", "20260101T111000Z",
 	    "20260101T114000Z", "20260101T120000Z" }, "00001" },
-	{ "hourly 2", { 2, 0, 0, 0, 0 },
+	{ "hourly 2", { 2, 0, 0, 0, 0, 0 },
 	    { "20260101T100500Z", "20260101T105000Z", "20260101T111000Z",
 	    "20260101T114000Z", "20260101T120000Z" }, "00011" },
-	{ "hourly 3", { 3, 0, 0, 0, 0 },
+	{ "hourly 3", { 3, 0, 0, 0, 0, 0 },
 	    { "20260101T100500Z", "20260101T105000Z", "20260101T111000Z",
 	    "20260101T114000Z", "20260101T120000Z" }, "01011" },
 	{ "hourly: 10:59:59 and 11:00:00 are different hours",
-	    { 2, 0, 0, 0, 0 },
+	    { 2, 0, 0, 0, 0, 0 },
 	    { "20260101T100000Z", "20260101T105959Z", "20260101T110000Z" },
 	    "011" },
 	{ "hourly counts hours that have snapshots, not clock hours",
-	    { 2, 0, 0, 0, 0 },
+	    { 2, 0, 0, 0, 0, 0 },
 	    { "20250101T000000Z", "20250601T000000Z", "20260101T000000Z" },
 	    "011" },
 	/* Days (UTC). */
-	{ "daily 2", { 0, 2, 0, 0, 0 },
+	{ "daily 2", { 0, 2, 0, 0, 0, 0 },
 	    { "20260101T080000Z", "20260101T200000Z", "20260102T010000Z",
 	    "20260102T235959Z", "20260103T000000Z" }, "00011" },
-	{ "daily 3", { 0, 3, 0, 0, 0 },
+	{ "daily 3", { 0, 3, 0, 0, 0, 0 },
 	    { "20260101T080000Z", "20260101T200000Z", "20260102T010000Z",
 	    "20260102T235959Z", "20260103T000000Z" }, "01011" },
-	{ "daily more than available", { 0, 100, 0, 0, 0 },
+	{ "daily more than available", { 0, 100, 0, 0, 0, 0 },
 	    { "20260101T080000Z", "20260101T200000Z", "20260102T010000Z",
 	    "20260102T235959Z", "20260103T000000Z", "20260103T000001Z" },
 	    "010101" },
 	/* ISO weeks: Monday to Sunday; the ISO year, not the calendar's. */
-	{ "weekly across a year boundary (2026-W53)", { 0, 0, 3, 0, 0 },
+	{ "weekly across a year boundary (2026-W53)", { 0, 0, 3, 0, 0, 0 },
 	    { "20261224T120000Z", "20261231T120000Z", "20270101T120000Z",
 	    "20270104T120000Z" }, "1011" },
-	{ "weekly: 2026-12-28 to 2027-01-03 is one week", { 0, 0, 2, 0, 0 },
+	{ "weekly: 2026-12-28 to 2027-01-03 is one week", { 0, 0, 2, 0, 0, 0 },
 	    { "20261227T235959Z", "20261228T000000Z", "20261231T000000Z",
 	    "20270101T000000Z", "20270103T235959Z", "20270104T000000Z" },
 	    "000011" },
-	{ "weekly: a week starts on Monday", { 0, 0, 2, 0, 0 },
+	{ "weekly: a week starts on Monday", { 0, 0, 2, 0, 0, 0 },
 	    { "20260104T230000Z", "20260105T003000Z", "20260111T235959Z" },
 	    "101" },
-	{ "weekly: 2025-12-31 is in 2026-W01", { 0, 0, 2, 0, 0 },
+	{ "weekly: 2025-12-31 is in 2026-W01", { 0, 0, 2, 0, 0, 0 },
 	    { "20251228T000000Z", "20251229T000000Z", "20251231T000000Z",
 	    "20260101T000000Z" }, "1001" },
-	{ "weekly more than available", { 0, 0, 52, 0, 0 },
+	{ "weekly more than available", { 0, 0, 52, 0, 0, 0 },
 	    { "20260105T000000Z", "20260106T000000Z", "20260112T000000Z",
 	    "20260119T000000Z" }, "0111" },
 	/* Months. */
-	{ "monthly 2", { 0, 0, 0, 2, 0 },
+	{ "monthly 2", { 0, 0, 0, 2, 0, 0 },
 	    { "20260115T000000Z", "20260131T235959Z", "20260201T000000Z",
 	    "20260220T000000Z", "20260301T000000Z" }, "00011" },
-	{ "monthly 3", { 0, 0, 0, 3, 0 },
+	{ "monthly 3", { 0, 0, 0, 3, 0, 0 },
 	    { "20260115T000000Z", "20260131T235959Z", "20260201T000000Z",
 	    "20260220T000000Z", "20260301T000000Z" }, "01011" },
-	{ "monthly across a year boundary", { 0, 0, 0, 2, 0 },
+	{ "monthly across a year boundary", { 0, 0, 0, 2, 0, 0 },
 	    { "20251201T000000Z", "20251231T235959Z", "20260101T000000Z" },
 	    "011" },
 	{ "monthly: the same month of another year is another month",
-	    { 0, 0, 0, 2, 0 },
+	    { 0, 0, 0, 2, 0, 0 },
 	    { "20250301T000000Z", "20260301T000000Z", "20260302T000000Z" },
 	    "101" },
-	{ "monthly more than available", { 0, 0, 0, 24, 0 },
+	{ "monthly more than available", { 0, 0, 0, 24, 0, 0 },
 	    { "20250101T000000Z", "20250102T000000Z", "20250201T000000Z" },
 	    "011" },
 	/* The union of the kinds. */
-	{ "all kinds", { 2, 2, 2, 3, 0 },
+	{ "all kinds", { 2, 2, 2, 3, 0, 0 },
 	    { "20251110T000000Z", "20251220T000000Z", "20251231T120000Z",
 	    "20260101T090000Z", "20260101T100000Z", "20260101T103000Z" },
 	    "111101" },
-	{ "hourly 1 daily 1 weekly 1 monthly 1", { 1, 1, 1, 1, 0 },
+	{ "hourly 1 daily 1 weekly 1 monthly 1", { 1, 1, 1, 1, 0, 0 },
 	    { "20251110T000000Z", "20251220T000000Z", "20251231T120000Z",
 	    "20260101T090000Z", "20260101T100000Z", "20260101T103000Z" },
 	    "000001" },
+	/* last: the newest N whatever their age (restic --keep-last). */
+	{ "last 1 is the newest", { 0, 0, 0, 0, 0, 1 },
+	    { "20260101T100000Z", "20260101T100001Z", "20260101T100002Z" },
+	    "001" },
+	{ "last 2, same second apart", { 0, 0, 0, 0, 0, 2 },
+	    { "20260101T100000Z", "20260101T100001Z", "20260101T100002Z" },
+	    "011" },
+	{ "last more than available", { 0, 0, 0, 0, 0, 10 },
+	    { "20260101T100000Z", "20260101T100001Z" }, "11" },
+	/* Combined as restic does: the union of what each keeps. */
+	{ "last 2 and daily 2", { 0, 2, 0, 0, 0, 2 },
+	    { "20251230T100000Z", "20251231T100000Z", "20251231T110000Z",
+	    "20260101T090000Z", "20260101T100000Z" }, "00111" },
+	{ "last 2 and monthly 1", { 0, 0, 0, 1, 0, 2 },
+	    { "20251001T000000Z", "20251101T000000Z", "20251201T000000Z",
+	    "20251215T000000Z" }, "0011" },
+	{ "last 1 and monthly 3", { 0, 0, 0, 3, 0, 1 },
+	    { "20251001T000000Z", "20251101T000000Z", "20251201T000000Z",
+	    "20251215T000000Z" }, "1101" },
 	/* An ID of the right shape but no real time is never chosen. */
-	{ "an unparseable ID", { 0, 5, 0, 0, 0 },
+	{ "an unparseable ID", { 0, 5, 0, 0, 0, 0 },
 	    { "20260101T000000Z", "20261301T000000Z", "20261302T000000Z",
 	    "20270101T000000Z" }, "1001" },
-	{ "an unparseable newest ID is still kept", { 0, 5, 0, 0, 0 },
+	{ "an unparseable newest ID is still kept", { 0, 5, 0, 0, 0, 0 },
 	    { "20260101T000000Z", "20260102T000000Z", "20261301T000000Z" },
 	    "111" },
 };
@@ -576,7 +595,7 @@ test_select_table(void **state)
 static void
 test_select_empty(void **state)
 {
-	struct snap_policy pol = { 1, 1, 1, 1, 0 };
+	struct snap_policy pol = { 1, 1, 1, 1, 0, 0 };
 	int keep[1] = { 7 };
 
 	(void)state;
@@ -1125,7 +1144,7 @@ static void
 test_prune_policy(void **state)
 {
 	const char *root = *state;
-	struct snap_policy pol = { 0, 2, 0, 0, 0 };
+	struct snap_policy pol = { 0, 2, 0, 0, 0, 0 };
 	char *dir, *partial, *cause = NULL;
 	int n;
 
@@ -1169,7 +1188,7 @@ static void
 test_prune_keeps_latest_not_newest(void **state)
 {
 	const char *root = *state;
-	struct snap_policy pol = { 0, 0, 0, 0, 0 };
+	struct snap_policy pol = { 0, 0, 0, 0, 0, 0 };
 	char *dir, *cause = NULL;
 
 	make_snap(root, "alice", "vol", "20260101T000000Z");
@@ -1206,7 +1225,7 @@ static void
 test_plain_marks(void **state)
 {
 	const char *root = *state;
-	struct snap_policy pol = { 0, 0, 0, 0, 0 };
+	struct snap_policy pol = { 0, 0, 0, 0, 0, 0 };
 	char first[SNAP_ID_LEN + 1], second[SNAP_ID_LEN + 1], *cause = NULL;
 	char *mark, *orphan, *dir;
 	struct snap_push p;
@@ -1267,7 +1286,7 @@ static void
 test_prune_removes_tree(void **state)
 {
 	const char *root = *state;
-	struct snap_policy pol = { 0, 0, 0, 0, 0 };
+	struct snap_policy pol = { 0, 0, 0, 0, 0, 0 };
 	char *old, *sub, *outside, *outfile, *link, *cause = NULL;
 
 	make_snap(root, "alice", "vol", "20260101T000000Z");
@@ -1299,7 +1318,7 @@ static void
 test_prune_keep_all_and_missing(void **state)
 {
 	const char *root = *state;
-	struct snap_policy all = { 0, 0, 0, 0, 1 }, none = { 0, 0, 0, 0, 0 };
+	struct snap_policy all = { 0, 0, 0, 0, 1, 0 }, none = { 0, 0, 0, 0, 0, 0 };
 	char *cause = NULL;
 
 	make_snap(root, "alice", "vol", "20260101T000000Z");
