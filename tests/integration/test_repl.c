@@ -35,6 +35,7 @@
 #include "snapshot.h"
 #include "ssh_server.h"
 #include "store.h"
+#include "usage.h"
 
 #include <btrfsutil.h>
 #include "util.h"
@@ -652,6 +653,17 @@ test_changed_file_costs_changed_blocks(void **state)
 	    (unsigned long long)total);
 	assert_true(total >= 8u << 20);
 	assert_true(own <= 512 * 1024);
+	/* What the server reports counts the shared blocks once. */
+	{
+		struct usage u;
+
+		assert_int_equal(usage_update(f->root, "bob", "vol", &u,
+		    &cause), 0);
+		print_message("usage: %llu bytes in %lu snapshots\n",
+		    u.bytes, u.snapshots);
+		assert_true(u.bytes >= 8u << 20);
+		assert_true(u.bytes <= (8u << 20) + 2 * 1024 * 1024);
+	}
 	/* The old snapshot still has the old bytes. */
 	fd = open(path("%s/bob/vol/%s/big.bin", f->root, ids[0]), O_RDONLY);
 	assert_int_equal(pread(fd, block, sizeof block, 4 << 20),
