@@ -190,6 +190,7 @@ setup(void **state)
 	cfg.root = f->root;
 	cfg.rsync = "/usr/bin/rsync";
 	cfg.policy.keep_all = 1;
+	cfg.compress = 1;	/* on btrfs: btrfs.compression everywhere */
 	f->sshd = sshd_start(&cfg, &cause);
 	if (f->sshd == NULL)
 		fail_msg("sshd_start: %s", cause);
@@ -292,10 +293,16 @@ restore_ok(struct fixture *f)
 	char *dst = xasprintf("%s/restored", f->tmp);
 
 	assert_int_equal(mkdir(dst, 0755), 0);
+	char buf[64];
+
 	if (repl_restore(&f->self, &f->srv, "bob", "vol", "latest", dst,
 	    &res) != 0)
 		fail_msg("restore failed (%d): %s", res.status, res.error);
 	repl_result_free(&res);
+	/* The store's own xattrs stay in the store. */
+	if (getxattr(path("%s/a.txt", dst), "btrfs.compression", buf,
+	    sizeof buf) >= 0)
+		fail_msg("btrfs.compression restored with the data");
 	return dst;
 }
 
@@ -673,6 +680,16 @@ test_changed_file_costs_changed_blocks(void **state)
 	assert_true(same_blocks(path("%s/bob/vol/%s/a.txt", f->root, ids[0]),
 	    path("%s/bob/vol/%s/a.txt", f->root, ids[1])));
 	if (strcmp(method, "btrfs") == 0) {
+		char val[16];
+		ssize_t len;
+
+		/* Compressed as the store says, files and all (a push with
+		 * -X does not strip the property), never sent back. */
+		len = getxattr(path("%s/bob/vol/%s/a.txt", f->root, ids[1]),
+		    "btrfs.compression", val, sizeof val);
+		assert_int_equal(len, 4);
+		assert_memory_equal(val, "zstd", 4);
+		free(restore_ok(f));
 		for (i = 0; i < n; i++) {
 			assert_int_equal(btrfs_util_get_subvolume_read_only(
 			    path("%s/bob/vol/%s", f->root, ids[i]), &ro),
