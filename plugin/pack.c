@@ -161,8 +161,10 @@ write_failed:
 static int
 pack_xattr_exported(const char *name)
 {
-	/* btrfs's properties (a server's compression): the filesystem's. */
-	return strncmp(name, "btrfs.", 6) != 0;
+	/* The filesystem's, not the volume's: btrfs's properties (a
+	 * server's compression) and XFS's copy of the ACLs. */
+	return strncmp(name, "btrfs.", 6) != 0 &&
+	    strncmp(name, "trusted.SGI_ACL_", 16) != 0;
 }
 
 /*
