@@ -168,10 +168,11 @@ fleet_sshd(struct fleet *f, const struct fleet_state *st)
 			free(tmp);
 		}
 		tmp = sig;
-		sig = xasprintf("%s retention %d/%d/%d/%d/%d", tmp,
-		    st->cfg->retention.set, st->cfg->retention.hourly,
-		    st->cfg->retention.daily, st->cfg->retention.weekly,
-		    st->cfg->retention.monthly);
+		sig = xasprintf("%s retention %d/%d/%d/%d/%d/%d store %d", tmp,
+		    st->cfg->retention.set, st->cfg->retention.last,
+		    st->cfg->retention.hourly, st->cfg->retention.daily,
+		    st->cfg->retention.weekly, st->cfg->retention.monthly,
+		    st->cfg->snapstore.compress);
 		free(tmp);
 	}
 	if (sig != NULL && f->sshd_signature != NULL &&

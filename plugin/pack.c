@@ -157,6 +157,65 @@ write_failed:
 	return -1;
 }
 
+/* Which xattrs an export writes and an import sets (pack_filter_xattrs). */
+static int
+pack_xattr_exported(const char *name)
+{
+	/* The filesystem's, not the volume's: btrfs's properties (a
+	 * server's compression) and XFS's copy of the ACLs. */
+	return strncmp(name, "btrfs.", 6) != 0 &&
+	    strncmp(name, "trusted.SGI_ACL_", 16) != 0;
+}
+
+/*
+ * Only user.* xattrs are set: security.* and trusted.* from an archive
+ * could grant file capabilities or labels on this machine. ACLs are
+ * restored through libarchive's own ACL support, not as xattrs.
+ */
+static int
+pack_xattr_imported(const char *name)
+{
+	return strncmp(name, "user.", 5) == 0;
+}
+
+/* Keeps e's xattrs that wanted() accepts; returns how many it dropped. */
+static size_t
+pack_filter_xattrs(struct archive_entry *e, int (*wanted)(const char *))
+{
+	const char *name;
+	const void *value;
+	size_t size, n = 0, i, drop = 0;
+	struct { char *name; void *value; size_t size; } *keep = NULL;
+
+	if (archive_entry_xattr_reset(e) == 0)
+		return 0;
+	while (archive_entry_xattr_next(e, &name, &value, &size) ==
+	    ARCHIVE_OK) {
+		if (!wanted(name)) {
+			drop++;
+			continue;
+		}
+		keep = xreallocarray(keep, n + 1, sizeof *keep);
+		keep[n].name = xstrdup(name);
+		keep[n].value = xmalloc(size > 0 ? size : 1);
+		memcpy(keep[n].value, value, size);
+		keep[n].size = size;
+		n++;
+	}
+	if (drop > 0) {
+		archive_entry_xattr_clear(e);
+		for (i = 0; i < n; i++)
+			archive_entry_xattr_add_entry(e, keep[i].name,
+			    keep[i].value, keep[i].size);
+	}
+	for (i = 0; i < n; i++) {
+		free(keep[i].name);
+		free(keep[i].value);
+	}
+	free(keep);
+	return drop;
+}
+
 static int pack_walk(struct pack_out *, int dirfd, const char *rel,
     char **cause);
 
@@ -213,6 +272,7 @@ pack_one(struct pack_out *po, int dirfd, const char *name, const char *rel,
 		fprintf(stderr, "warning: %s: %s\n", show, pack_error(disk));
 		free(show);
 	}
+	(void)pack_filter_xattrs(e, pack_xattr_exported);
 	target = S_ISLNK(st.st_mode) ? archive_entry_symlink(e) : NULL;
 	if ((po->flags & PACK_UNMUNGE) && target != NULL &&
 	    strncmp(target, PACK_MUNGED, strlen(PACK_MUNGED)) == 0) {
@@ -594,48 +654,6 @@ pack_type_refused(int type)
 	}
 }
 
-/*
- * Only user.* xattrs are set: security.* and trusted.* from an archive
- * could grant file capabilities or labels on this machine. ACLs are
- * restored through libarchive's own ACL support, not as xattrs.
- */
-static void
-pack_filter_xattrs(struct archive_entry *e, struct pack_stats *st)
-{
-	const char *name;
-	const void *value;
-	size_t size, n = 0, i, drop = 0;
-	struct { char *name; void *value; size_t size; } *keep = NULL;
-
-	if (archive_entry_xattr_reset(e) == 0)
-		return;
-	while (archive_entry_xattr_next(e, &name, &value, &size) ==
-	    ARCHIVE_OK) {
-		if (strncmp(name, "user.", 5) != 0) {
-			drop++;
-			continue;
-		}
-		keep = xreallocarray(keep, n + 1, sizeof *keep);
-		keep[n].name = xstrdup(name);
-		keep[n].value = xmalloc(size > 0 ? size : 1);
-		memcpy(keep[n].value, value, size);
-		keep[n].size = size;
-		n++;
-	}
-	if (drop > 0) {
-		archive_entry_xattr_clear(e);
-		for (i = 0; i < n; i++)
-			archive_entry_xattr_add_entry(e, keep[i].name,
-			    keep[i].value, keep[i].size);
-		st->dropped_xattrs += drop;
-	}
-	for (i = 0; i < n; i++) {
-		free(keep[i].name);
-		free(keep[i].value);
-	}
-	free(keep);
-}
-
 /* A declared size the file system cannot hold is refused up front. */
 static int
 pack_check_size(struct archive_entry *e, const char *show, char **cause)
@@ -776,7 +794,7 @@ pack_import_entry(struct archive *in, struct archive *out,
 		goto out;
 	if (pack_check_size(e, show, cause) != 0)
 		goto out;
-	pack_filter_xattrs(e, st);
+	st->dropped_xattrs += pack_filter_xattrs(e, pack_xattr_imported);
 	r = archive_write_header(out, e);
 	if (r == ARCHIVE_WARN)
 		fprintf(stderr, "warning: %s: %s\n", show, pack_error(out));

@@ -161,6 +161,7 @@ snap_begin_with(const struct snap_method *m, const char *root,
     char **cause)
 {
 	char latest[SNAP_ID_LEN + 1], *lock, *path;
+	struct timespec t0, t1;
 	struct stat st;
 	time_t now;
 	int waited, flags;
@@ -226,11 +227,15 @@ snap_begin_with(const struct snap_method *m, const char *root,
 		flags = m->plain && !p->latest_plain ?
 		    STORE_COPY_STRIP_XATTRS : 0;
 		path = xasprintf("%s/%s", p->dir, latest);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (p->store->copy(path, p->partial, flags, m->compress,
 		    cause) != 0) {
 			free(path);
 			goto fail;
 		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		log_debug("copy of %s by %s: %.3f s", path, p->store->name,
+		    ts_seconds(&t0, &t1));
 		free(path);
 		p->in_place = 1;
 		free(p->link_dest);

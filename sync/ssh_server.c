@@ -290,7 +290,7 @@ static char **
 sshd_argv(struct sshd *srv, const struct rsync_request *req,
     const struct snap_push *push, int link, const char *confine)
 {
-	char **argv = xcalloc(req->nopts + 14, sizeof *argv);
+	char **argv = xcalloc(req->nopts + 17, sizeof *argv);
 	const char *basis = push != NULL ? push->link_dest : NULL;
 	int cow = push != NULL && push->store != NULL && push->store->cow;
 	size_t n = 0, i;
@@ -337,6 +337,20 @@ sshd_argv(struct sshd *srv, const struct rsync_request *req,
 	if (basis != NULL)
 		argv[n++] = xasprintf("--%s-dest=%s", link && !cow ? "link" :
 		    "copy", basis);
+	/*
+	 * xattrs that are the filesystem's, not the volume's: btrfs keeps a
+	 * subvolume's compression as btrfs.compression on every inode made
+	 * below it, XFS shows its ACLs as trusted.SGI_ACL_* too (a root
+	 * rsync -X from another filesystem would remove those and with them
+	 * the ACL it just set with -A). Never sent back, never removed by a
+	 * push. With a rule of its own, rsync no longer skips system.* by
+	 * itself (ACLs go with -A).
+	 */
+	if (req->xattrs) {
+		argv[n++] = xstrdup("--filter=-x btrfs.*");
+		argv[n++] = xstrdup("--filter=-x trusted.SGI_ACL_*");
+		argv[n++] = xstrdup("--filter=-x system.*");
+	}
 	if (req->kind == RSYNC_LIST)
 		argv[n++] = xstrdup("--exclude=.*");
 	argv[n++] = xstrdup(".");

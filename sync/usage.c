@@ -2,13 +2,26 @@
  * usage: a depth-first walk of the snapshot directories with openat, each
  * inode with more than one link counted the first time it is met (an
  * open-addressing set of inode numbers; one file system per volume).
+ *
+ * On btrfs and XFS files share blocks without sharing an inode (reflinks,
+ * subvolume snapshots), and a btrfs snapshot reuses inode numbers. There
+ * a regular file costs its extents (FIEMAP), and the blocks of all
+ * snapshots are summed as the union of their physical ranges, so a block
+ * shared by any number of files counts once. Data small enough to live
+ * in btrfs metadata (inline) has no physical address: it counts once per
+ * version of a file (inode, size, times).
  */
 #include "usage.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <linux/magic.h>
 #include <stdint.h>
+#include <sys/ioctl.h>
+#include <sys/vfs.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,11 +33,25 @@
 #define USAGE_FILE ".usage"
 #define USAGE_FILE_MAX 4096
 
+#define USAGE_EXTENTS 256
+
+struct usage_range {
+	uint64_t start, len;
+};
+
 struct usage_walk {
 	uint64_t *seen;		/* inode numbers + 1; 0 is empty */
 	size_t size, used;
 	unsigned long long bytes;
+	int extents;		/* count by extents (btrfs, XFS) */
+	struct usage_range *ranges;
+	size_t nranges, cap;
+	struct fiemap *fm;
 };
+
+#ifndef XFS_SUPER_MAGIC
+#define XFS_SUPER_MAGIC 0x58465342
+#endif
 
 /* 1 if ino was already counted (and records it). */
 static int
@@ -53,6 +80,103 @@ usage_seen(struct usage_walk *w, uint64_t ino)
 	return 0;
 }
 
+/* Records fd's extents; -1 if the filesystem cannot tell them. */
+static int
+usage_extents(struct usage_walk *w, int fd, const struct stat *st)
+{
+	struct fiemap_extent *fe;
+	uint64_t next = 0;
+	uint32_t i;
+	int last = 0;
+
+	while (!last) {
+		memset(w->fm, 0, sizeof *w->fm);
+		w->fm->fm_start = next;
+		w->fm->fm_length = FIEMAP_MAX_OFFSET - next;
+		w->fm->fm_extent_count = USAGE_EXTENTS;
+		if (ioctl(fd, FS_IOC_FIEMAP, w->fm) != 0)
+			return -1;
+		if (w->fm->fm_mapped_extents == 0)
+			break;
+		for (i = 0; i < w->fm->fm_mapped_extents; i++) {
+			fe = &w->fm->fm_extents[i];
+			last = (fe->fe_flags & FIEMAP_EXTENT_LAST) != 0;
+			next = fe->fe_logical + fe->fe_length;
+			if (fe->fe_flags & (FIEMAP_EXTENT_DATA_INLINE |
+			    FIEMAP_EXTENT_NOT_ALIGNED)) {
+				/* Once per version of the file. */
+				uint64_t key = (uint64_t)st->st_ino * 31 +
+				    (uint64_t)st->st_size * 131 +
+				    (uint64_t)st->st_mtim.tv_sec * 1000003 +
+				    (uint64_t)st->st_mtim.tv_nsec * 7 +
+				    (uint64_t)st->st_ctim.tv_nsec;
+				if (!usage_seen(w, key))
+					w->bytes += fe->fe_length;
+				continue;
+			}
+			if (fe->fe_flags & (FIEMAP_EXTENT_UNKNOWN |
+			    FIEMAP_EXTENT_DELALLOC)) {
+				w->bytes += fe->fe_length;
+				continue;
+			}
+			if (w->nranges == w->cap) {
+				w->cap = w->cap == 0 ? 1024 : w->cap * 2;
+				w->ranges = xreallocarray(w->ranges, w->cap,
+				    sizeof *w->ranges);
+			}
+			w->ranges[w->nranges].start = fe->fe_physical;
+			w->ranges[w->nranges++].len = fe->fe_length;
+		}
+		if (w->fm->fm_mapped_extents < USAGE_EXTENTS)
+			break;
+	}
+	return 0;
+}
+
+static int
+usage_range_cmp(const void *a, const void *b)
+{
+	const struct usage_range *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* The union of the recorded ranges, added to the total. */
+static void
+usage_ranges_sum(struct usage_walk *w)
+{
+	uint64_t end = 0;
+	size_t i;
+
+	if (w->nranges == 0)
+		return;
+	qsort(w->ranges, w->nranges, sizeof *w->ranges, usage_range_cmp);
+	for (i = 0; i < w->nranges; i++) {
+		uint64_t s = w->ranges[i].start, e = s + w->ranges[i].len;
+
+		if (e <= end)
+			continue;
+		w->bytes += e - (s > end ? s : end);
+		end = e;
+	}
+}
+
+/* A regular file by its extents; -1: count it by its blocks instead. */
+static int
+usage_file(struct usage_walk *w, int dfd, const char *name,
+    const struct stat *st)
+{
+	int fd, rc;
+
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+	    O_NONBLOCK);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	rc = usage_extents(w, fd, st);
+	close(fd);
+	return rc;
+}
+
 static void
 usage_dir(struct usage_walk *w, int dfd)
 {
@@ -74,7 +198,10 @@ usage_dir(struct usage_walk *w, int dfd)
 		if (fstatat(dirfd(d), de->d_name, &st,
 		    AT_SYMLINK_NOFOLLOW) != 0)
 			continue;
-		if (st.st_nlink > 1 && !S_ISDIR(st.st_mode) &&
+		if (w->extents && S_ISREG(st.st_mode) &&
+		    usage_file(w, dirfd(d), de->d_name, &st) == 0)
+			continue;
+		if (!w->extents && st.st_nlink > 1 && !S_ISDIR(st.st_mode) &&
 		    usage_seen(w, (uint64_t)st.st_ino))
 			continue;
 		w->bytes += (unsigned long long)st.st_blocks * 512;
@@ -99,6 +226,7 @@ usage_update(const char *root, const char *client, const char *volume,
     struct usage *out, char **cause)
 {
 	struct usage_walk w;
+	struct statfs sf;
 	char **ids = NULL, *path, *text;
 	size_t n = 0, i;
 	int fd, rc;
@@ -107,6 +235,14 @@ usage_update(const char *root, const char *client, const char *volume,
 	memset(&w, 0, sizeof w);
 	if (snap_list(root, client, volume, &ids, &n, cause) != 0)
 		return -1;
+	path = xasprintf("%s/%s/%s", root, client, volume);
+	if (statfs(path, &sf) == 0 && (sf.f_type == BTRFS_SUPER_MAGIC ||
+	    sf.f_type == XFS_SUPER_MAGIC)) {
+		w.extents = 1;
+		w.fm = xmalloc(sizeof *w.fm + USAGE_EXTENTS *
+		    sizeof(struct fiemap_extent));
+	}
+	free(path);
 	for (i = 0; i < n; i++) {
 		path = xasprintf("%s/%s/%s/%s", root, client, volume, ids[i]);
 		fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
@@ -115,11 +251,14 @@ usage_update(const char *root, const char *client, const char *volume,
 		if (fd >= 0)
 			usage_dir(&w, fd);
 	}
+	usage_ranges_sum(&w);
 	out->snapshots = (unsigned long)n;
 	if (n > 0)
 		snprintf(out->latest, sizeof out->latest, "%s", ids[n - 1]);
 	out->bytes = w.bytes;
 	free(w.seen);
+	free(w.ranges);
+	free(w.fm);
 	snap_list_free(ids, n);
 	text = xasprintf("{\"snapshots\":%lu,\"latest\":\"%s\",\"bytes\":%llu}\n",
 	    out->snapshots, out->latest, out->bytes);

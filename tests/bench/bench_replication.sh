@@ -36,7 +36,9 @@
 #          BENCH_ROUNDS (3: every measurement is repeated on fresh targets,
 #          contenders in rotated order; the tables show medians),
 #          BENCH_DIR (parent of the temp dir, /tmp), BENCH_KEEP=1 (keep it),
-#          BENCH_FS (ext4: a fresh loop-mounted ext4, see datasets.sh; host),
+#          BENCH_FS (ext4: a fresh loop-mounted ext4, see datasets.sh; btrfs,
+#          xfs: the same with those, where privateer's store shares blocks;
+#          host),
 #          BENCH_FS_SIZE (24G, sparse),
 #          PRIVATEER_BUILD (build), PG_USER (benchpg, created if missing)
 # Needs root (owners are kept; sshd; postgres runs as PG_USER). Missing
@@ -78,6 +80,7 @@ need_cmd gcc gcc
 need_cmd curl curl
 need_cmd jq jq
 need_cmd restic restic
+[ "${BENCH_FS:-ext4}" != btrfs ] || need_cmd compsize btrfs-compsize
 [ -n "$(pg_bindir)" ] || missing+=(postgresql postgresql-contrib)
 if [ ${#missing[@]} -gt 0 ]; then
 	log "installing Debian packages: ${missing[*]}"
@@ -333,8 +336,40 @@ op() {
 	log "  $who $phase: $(sub "$t1" "$t0") s, $((w1 - w0)) bytes on the wire, CPU client $(tail -1 "$RESULTS" | cut -d' ' -f7) s, server $(tail -1 "$RESULTS" | cut -d' ' -f8) s"
 	[ "$who" != privateer ] || log "    $(tail -n 1 "$B/op.out")"
 }
+# Bytes a directory costs its filesystem, blocks shared by several files
+# (hard links, reflinks, btrfs snapshots) counted once, after compression:
+# du on ext4 and for trees that share by hard links only; on btrfs
+# compsize (every extent once, on-disk size); privateer on XFS by its own
+# count (FIEMAP extents, shared ranges once: privateer status).
+stored_bytes() { # stored_bytes CONTENDER DIR
+	local who=$1 dir=$2
+	sync
+	case ${BENCH_FS:-ext4} in
+	btrfs)
+		btrfs filesystem sync "$dir" >/dev/null 2>&1 || true
+		compsize -b "$dir" 2>/dev/null | awk '$1 == "TOTAL" { print $3; f = 1 } END { if (!f) print 0 }' ;;
+	xfs)
+		if [ "$who" = privateer ]; then
+			"$P" --socket "$B/alice/p.sock" status --json |
+				jq -r --arg v "$(basename "$dir")" '.Clients.bob.volumes[$v].bytes'
+		else du -s -B1 "$dir" | cut -f1; fi ;;
+	*) du -s -B1 "$dir" | cut -f1 ;;
+	esac
+}
 stored() { # stored DATASET CONTENDER DIR
-	printf '%s %s stored %s %s\n' "$1" "$2" "$ROUND" "$(du -s -B1 "$3" | cut -f1)" >>"$RESULTS"
+	printf '%s %s stored %s %s\n' "$1" "$2" "$ROUND" "$(stored_bytes "$2" "$3")" >>"$RESULTS"
+}
+# Removes privateer's snapshots of a volume: read-only subvolumes on btrfs.
+rm_snapshots() { # rm_snapshots DIR
+	local d
+	if [ "${BENCH_FS:-ext4}" = btrfs ]; then
+		for d in "$1"/*/ "$1"/.*/; do
+			[ -d "$d" ] || continue
+			btrfs subvolume show "$d" >/dev/null 2>&1 &&
+				btrfs subvolume delete "$d" >/dev/null
+		done
+	fi
+	rm -rf "$1"
 }
 same_tree() { # same_tree A B WHO: contents, links and modes must match
 	diff -r -q --no-dereference "$1" "$2" >"$B/diff.out" 2>&1 ||
@@ -423,7 +458,8 @@ bench_dataset() {
 	for who in $(in_order); do restore "$who" "$ds"; done
 
 	# This round's figures are taken: free the space, outside any timing.
-	rm -rf "$B/restore/"*"-$vol" "$B/srv/mirror/$vol" "$B/srv/snap/$vol" "$B/srv/restic/$vol" "$B/srv/direct/$vol" "${ASTORE:?}/$vol"
+	rm -rf "$B/restore/"*"-$vol" "$B/srv/mirror/$vol" "$B/srv/snap/$vol" "$B/srv/restic/$vol" "$B/srv/direct/$vol"
+	rm_snapshots "${ASTORE:?}/$vol"
 	bob_volume_rm "$vol-restored"
 	bob_volume_rm "$vol"
 }
@@ -460,7 +496,7 @@ bench_compression() {
 		sleep 1
 		xfer "$i" --compress-choice=zstd >/dev/null # back to the base
 	done
-	rm -rf "${ASTORE:?}/cmp$ROUND"
+	rm_snapshots "${ASTORE:?}/cmp$ROUND"
 }
 
 if want pgdata; then
@@ -488,10 +524,21 @@ echo "  privateer $("$P" version | awk '{ print $2 }'), $(ver rsync --version | 
 echo "  median of $ROUNDS round(s), contenders in rotated order, each round on fresh targets;"
 echo "  all on 127.0.0.1, every connection through the same byte-counting relay;"
 echo "  wire = TCP payload both ways at the ssh layer; CPU = user+sys seconds;"
-echo "  stored = du -B1 (allocated) of the server side after initial + incremental"
+STORE_METHOD=$(sed -n 's/.*snapshot store: \([a-z]*\).*/\1/p' "$B/alice/daemon.log" | head -1)
+echo "  filesystem: ${BENCH_FS:-ext4}$([ "${BENCH_FS:-ext4}" = host ] || echo " (fresh, loop-mounted)"); privateer's store: $STORE_METHOD"
+case ${BENCH_FS:-ext4} in
+btrfs) echo "  stored = compsize -b (on-disk bytes, each extent once) of the server side after initial + incremental" ;;
+xfs) echo "  stored = du -B1 of the server side after initial + incremental; privateer's by its status (extents, shared once)" ;;
+*) echo "  stored = du -B1 (allocated) of the server side after initial + incremental" ;;
+esac
 echo "  privateer: rsync -rlptgoH (+AX if the volume has ACLs/xattrs; these have none) --numeric-ids"
-echo "    --compress-choice=zstd${PROGRESS_OPTS[*]:+ ${PROGRESS_OPTS[*]}} over its libssh server, a new hard-linked"
-echo "    snapshot per backup (syncfs before it is published); restores with -AX --inplace into an empty dir"
+echo "    --compress-choice=zstd${PROGRESS_OPTS[*]:+ ${PROGRESS_OPTS[*]}} over its libssh server, a new snapshot per backup"
+case $STORE_METHOD in
+btrfs) echo "    (a writable btrfs snapshot of the last, rewritten in place: --inplace --delete, then read-only; zstd)" ;;
+reflink) echo "    (a reflink clone of the last, rewritten in place: --inplace --delete)" ;;
+*) echo "    (unchanged files hard-linked to the last: --link-dest)" ;;
+esac
+echo "    syncfs before it is published; restores with -AX --inplace into an empty dir"
 echo "  mirror: rsync -a --delete --numeric-ids -e ssh (OpenSSH defaults, no compression)"
 echo "  rsnapshot: the same into <n>/ with --link-dest=../<n-1>"
 [ $HAVE_RESTIC = 1 ] && echo "  restic: backup/restore over sftp (same sshd), repository v2, compression auto" ||
@@ -574,6 +621,8 @@ report() { # report DATASET TITLE
 		else target("incremental wire <= restic", "", "", "")
 		target("restore time <= 0.9 x fastest other (" bw ")", v["privateer", "restore_t"], 0.9 * best,
 			sprintf("%.2fx %s", v["privateer", "restore_t"] / best, bw))
+		if (restic) target("stored after two backups <= 2 x restic", v["privateer", "stored"], 2 * v["restic", "stored"],
+			sprintf("%.2fx restic", v["privateer", "stored"] / v["restic", "stored"]))
 	}' "$B/medians"
 }
 relay_cost() { # round 1's mirror initial with and without the relay

@@ -129,7 +129,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
 # mkfs.ext4 with its defaults (a journal included; inode tables written up
 # front, so no background initialisation runs during the benchmark), in a
 # sparse image of BENCH_FS_SIZE (24G) next to it, loop-mounted with direct
-# I/O. BENCH_FS=host: the directory as it is.
+# I/O. BENCH_FS=btrfs or xfs: the same with mkfs.btrfs / mkfs.xfs defaults
+# (XFS has reflink=1 by default), where privateer's server keeps its
+# snapshots as btrfs subvolumes or reflink clones. BENCH_FS=host: the
+# directory as it is.
 #
 # Why not the host's filesystem as it is: where it is ext4 without a
 # journal (this project's build machines), ext4 skips inodes freed in the
@@ -142,15 +145,20 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
 bench_fs_mount() { # DIR: put the benchmark's filesystem on DIR
 	BENCH_FS_IMG= BENCH_FS_LOOP= BENCH_FS_DIR=$1
 	[ "${BENCH_FS:-ext4}" = host ] && { log "working on the host's filesystem (BENCH_FS=host)"; return 0; }
-	[ "${BENCH_FS:-ext4}" = ext4 ] || die "BENCH_FS is ext4 or host, not $BENCH_FS"
-	command -v mkfs.ext4 >/dev/null && command -v losetup >/dev/null || die "mkfs.ext4 and losetup are needed (e2fsprogs, mount), or BENCH_FS=host"
+	local fs=${BENCH_FS:-ext4}
+	case $fs in ext4 | btrfs | xfs) ;; *) die "BENCH_FS is ext4, btrfs, xfs or host, not $fs" ;; esac
+	command -v "mkfs.$fs" >/dev/null && command -v losetup >/dev/null || die "mkfs.$fs and losetup are needed (e2fsprogs, btrfs-progs, xfsprogs, mount), or BENCH_FS=host"
 	BENCH_FS_IMG=$1.img
 	truncate -s "${BENCH_FS_SIZE:-24G}" "$BENCH_FS_IMG"
-	mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$BENCH_FS_IMG" || die "mkfs.ext4 failed"
+	case $fs in
+	ext4) mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$BENCH_FS_IMG" || die "mkfs.ext4 failed" ;;
+	btrfs) mkfs.btrfs -q -f "$BENCH_FS_IMG" >/dev/null || die "mkfs.btrfs failed" ;;
+	xfs) mkfs.xfs -q -f "$BENCH_FS_IMG" || die "mkfs.xfs failed" ;;
+	esac
 	BENCH_FS_LOOP=$(losetup --direct-io=on -f --show "$BENCH_FS_IMG" 2>/dev/null) ||
 		BENCH_FS_LOOP=$(losetup -f --show "$BENCH_FS_IMG") || die "losetup failed"
 	mount "$BENCH_FS_LOOP" "$1" || die "mounting $BENCH_FS_LOOP on $1 failed"
-	log "working on a fresh ext4 ($BENCH_FS_LOOP, ${BENCH_FS_SIZE:-24G} sparse; BENCH_FS=host to use the host's)"
+	log "working on a fresh $fs ($BENCH_FS_LOOP, ${BENCH_FS_SIZE:-24G} sparse; BENCH_FS=host to use the host's)"
 }
 bench_fs_umount() { # after every process using it is gone
 	[ -n "${BENCH_FS_LOOP:-}" ] || return 0

@@ -19,6 +19,8 @@ manifest() {
 				sum=$(sha256sum -- "$p" | cut -d' ' -f1)
 				if [ "$nlink" -gt 1 ]; then
 					group=$(find . -inum "$ino" -print | LC_ALL=C sort | head -1)
+					# linked only from outside the tree: no group
+					[ "$(find . -inum "$ino" -print | wc -l)" -gt 1 ] || group=
 				fi
 			fi
 			[ "$type" = directory ] && size=-

@@ -6,13 +6,20 @@
 # --log-file, --files-from, --link-dest, --rsh, -s) and writes outside the
 # client's own area; a symlink in a snapshot is never followed out of it.
 # The server is the privateer daemon run directly (no Docker needed).
+# SECURITY_FS=btrfs (test_server_security_btrfs.sh) puts the server's
+# state on a loop-mounted btrfs: a copy-on-write store, where pushes may
+# write in place and delete, in a private copy only.
 . "$(dirname "$0")/lib.sh"
 E2E_TMP=$(mktemp -d /tmp/privateer-e2e.XXXXXX)
+SECURITY_FS=${SECURITY_FS:-}
 daemon=
 cleanup() {
 	local rc=$?
 	[ -n "$daemon" ] && kill -TERM "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
 	[ -n "${SSH_AGENT_PID-}" ] && kill "$SSH_AGENT_PID" 2>/dev/null
+	if [ -n "$SECURITY_FS" ]; then
+		umount "$E2E_TMP/state" 2>/dev/null || umount -l "$E2E_TMP/state" 2>/dev/null
+	fi
 	rm -rf "$E2E_TMP"
 	[ $rc -eq 0 ] && e2e_log PASS
 	exit $rc
@@ -38,6 +45,14 @@ JSON
 jq -r .private "$cfg/keys/bob" >"$E2E_TMP/bob.key"
 ssh-keygen -q -t ed25519 -N '' -f "$E2E_TMP/stranger.key"
 chmod 600 "$E2E_TMP"/*.key
+store_method=hardlink
+if [ -n "$SECURITY_FS" ]; then
+	mkdir -p "$E2E_TMP/state"
+	truncate -s 1G "$E2E_TMP/state.img"
+	"mkfs.$SECURITY_FS" -q -f "$E2E_TMP/state.img" >/dev/null
+	mount -o loop "$E2E_TMP/state.img" "$E2E_TMP/state"
+	store_method=$SECURITY_FS
+fi
 PRIVATEER_CONFIG=$cfg/privateer.json PRIVATEER_NAME=alice PRIVATEER_LISTEN_ADDRESS=127.0.0.1 \
 	"$P" plugin --socket "$E2E_TMP/p.sock" --state "$E2E_TMP/state" \
 	--mount-root "$E2E_TMP/mnt" 2>"$E2E_TMP/daemon.log" &
@@ -113,8 +128,18 @@ refused_cmd "rsync --server -logtpre.iLsfxCIvu --rsh=sh . vol/" "--rsh is refuse
 refused_cmd "rsync --server -slogtpre.iLsfxCIvu . vol/" "-s (--protect-args)"
 refused_cmd "rsync --server --sender -Llogtpre.iLsfxCIvu . bob/vol/latest/" "-L (--copy-links)"
 refused_cmd "rsync --server -logtpre.iLsfxCIvu --copy-unsafe-links . vol/" "--copy-unsafe-links is refused"
-refused_cmd "rsync --server -logtpre.iLsfxCIvu --inplace . vol/" "--inplace is refused"
-refused_cmd "rsync --server -logtpre.iLsfxCIvu --delete . vol/" "--delete is refused on a backup"
+grep -q "snapshot store: $store_method" "$E2E_TMP/daemon.log" ||
+	e2e_fail "the server does not use the $store_method store"
+if [ "$store_method" = hardlink ]; then
+	# Whatever the client asks: the store decides.
+	refused_cmd "rsync --server -logtpre.iLsfxCIvu --inplace . vol/" "--inplace is refused"
+	refused_cmd "rsync --server -logtpre.iLsfxCIvu --inplace --delete . vol/" "--inplace is refused"
+	refused_cmd "rsync --server -logtpre.iLsfxCIvu --delete . vol/" "--delete is refused on a backup"
+fi
+refused_cmd "rsync --server -logtpre.iLsfxCIvu --delete-excluded --inplace . vol/" "refused"
+refused_cmd "rsync --server -logtpre.iLsfxCIvu --append . vol/" "--append is refused"
+refused_cmd "rsync --server -logtpre.iLsfxCIvu --inplace . bob/vol/latest/" "refused"
+refused_cmd "rsync --server -logtpre.iLsfxCIvu --inplace . vol/$(readlink "$store/bob/vol/latest")/" "refused"
 refused_cmd "rsync --server -logtpre.iLsfxCIvu . carol/vol/" "a backup names only VOLUME"
 refused_cmd "rsync --server -logtpre.iLsfxCIvu . vol/ ; sh" "shell character"
 refused_cmd "rsync --server --sender -logtpre.iLsfxCIvu . bob/vol/latest/escape/" "SOURCE/VOLUME/SNAPSHOT"
@@ -140,12 +165,49 @@ rsync -rlpt -e "ssh ${SSHOPTS[*]} -i $E2E_TMP/bob.key" "$E2E_TMP/src/" "bob@127.
 assert_eq "$(cat "$store/bob/vol/$snap/dir/file")" data "the old snapshot after a new push"
 assert_eq "$(cat "$store/bob/vol/latest/dir/file")" changed "the new snapshot"
 
+if [ "$store_method" != hardlink ]; then
+	e2e_log "in place and with --delete, a push writes only its own copy"
+	snap2=$(readlink "$store/bob/vol/latest")
+	sum_old=$(cd "$store/bob/vol/$snap" && find . -type f -exec sha256sum {} + | sort)
+	sum_old2=$(cd "$store/bob/vol/$snap2" && find . -type f -exec sha256sum {} + | sort)
+	echo "in place" >"$E2E_TMP/src/dir/file"
+	rm -f "$E2E_TMP/src/escape"
+	sleep 1
+	out=$(rsync -rlpt --inplace --delete -e "ssh ${SSHOPTS[*]} -i $E2E_TMP/bob.key" \
+		"$E2E_TMP/src/" "bob@127.0.0.1:vol/" 2>&1) || e2e_fail "in-place push refused: $out"
+	assert_eq "$(cat "$store/bob/vol/latest/dir/file")" "in place" "the in-place snapshot"
+	[ ! -e "$store/bob/vol/latest/escape" ] || e2e_fail "--delete did not delete"
+	assert_eq "$(cd "$store/bob/vol/$snap" && find . -type f -exec sha256sum {} + | sort)" \
+		"$sum_old" "the first snapshot after an in-place push"
+	assert_eq "$(cd "$store/bob/vol/$snap2" && find . -type f -exec sha256sum {} + | sort)" \
+		"$sum_old2" "the previous latest after an in-place push"
+	assert_eq "$(btrfs property get -ts "$store/bob/vol/$snap2" ro)" "ro=true" "an old snapshot"
+
+	e2e_log "--delete brings the client's filter rules: their files stay in its area"
+	# A file only the server can read (the client runs where an empty
+	# directory hides it): a dir-merge rule naming it must not have the
+	# server read it, or its lines come back as unknown filter rules.
+	echo "zzsecret:42" >"$E2E_TMP/state/secret"
+	mkdir -p "$E2E_TMP/empty"
+	sleep 1
+	out=$(unshare -m sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' sh \
+		"$E2E_TMP/empty" "$E2E_TMP/state" \
+		rsync -rlpt --inplace --delete --filter=": $E2E_TMP/state/secret" \
+		-e "ssh ${SSHOPTS[*]} -i $E2E_TMP/bob.key" "$E2E_TMP/src/" "bob@127.0.0.1:vol/" 2>&1) || true
+	case "$out" in
+	*zzsecret* | *"$E2E_TMP/state/secret"*)
+		e2e_fail "the server read a merge file outside the client's area: $out" ;;
+	esac
+	for _ in $(seq 1 50); do ls -A "$store/bob/vol" | grep -q '^\.partial-' || break; sleep 0.1; done
+	! ls -A "$store/bob/vol" | grep -q '^\.partial-' || e2e_fail "a push left a partial"
+fi
+
 e2e_log "a push never links a file through a stored symlink"
 # The snapshot holds escape -> /etc (munged). A push with a directory
 # escape/ holding a copy of /etc/passwd (same size, mode and mtime) would
 # have its file hard-linked to the real /etc/passwd if --link-dest lookups
 # followed the stored link out of the snapshot.
-rm "$E2E_TMP/src/escape"
+rm -f "$E2E_TMP/src/escape"
 mkdir "$E2E_TMP/src/escape"
 cp -p /etc/passwd "$E2E_TMP/src/escape/passwd"
 rsync -rlpt -e "ssh ${SSHOPTS[*]} -i $E2E_TMP/bob.key" "$E2E_TMP/src/" "bob@127.0.0.1:vol/"

@@ -35,6 +35,9 @@
 #include "snapshot.h"
 #include "ssh_server.h"
 #include "store.h"
+#include "usage.h"
+
+#include <btrfsutil.h>
 #include "util.h"
 
 #ifndef PRIVATEER_EXE
@@ -187,6 +190,7 @@ setup(void **state)
 	cfg.root = f->root;
 	cfg.rsync = "/usr/bin/rsync";
 	cfg.policy.keep_all = 1;
+	cfg.compress = 1;	/* on btrfs: btrfs.compression everywhere */
 	f->sshd = sshd_start(&cfg, &cause);
 	if (f->sshd == NULL)
 		fail_msg("sshd_start: %s", cause);
@@ -289,10 +293,16 @@ restore_ok(struct fixture *f)
 	char *dst = xasprintf("%s/restored", f->tmp);
 
 	assert_int_equal(mkdir(dst, 0755), 0);
+	char buf[64];
+
 	if (repl_restore(&f->self, &f->srv, "bob", "vol", "latest", dst,
 	    &res) != 0)
 		fail_msg("restore failed (%d): %s", res.status, res.error);
 	repl_result_free(&res);
+	/* The store's own xattrs stay in the store. */
+	if (getxattr(path("%s/a.txt", dst), "btrfs.compression", buf,
+	    sizeof buf) >= 0)
+		fail_msg("btrfs.compression restored with the data");
 	return dst;
 }
 
@@ -507,6 +517,191 @@ test_attrs_follow_the_volume(void **state)
 	snap_list_free(ids, n);
 }
 
+/* The whole content of p (test files are small). */
+static char *
+slurp(const char *p)
+{
+	size_t len;
+	char *text = read_file_capped(p, 1 << 20, &len);
+
+	if (text == NULL)
+		fail_msg("reading %s: %s", p, strerror(errno));
+	return text;
+}
+
+/*
+ * Written in place, a snapshot's copy must not let one path change
+ * another: two names linked on the client, the link broken and one of
+ * them edited, each keeps its own content in the new snapshot, and the
+ * old snapshot keeps both as they were.
+ */
+static void
+test_broken_link_edited(void **state)
+{
+	struct fixture *f = *state;
+	struct timespec later[2] = { { 0, UTIME_OMIT }, { 1700000000, 0 } };
+	char **ids;
+	size_t n;
+
+	backup_ok(f, "vol");
+	sleep(1);
+	assert_int_equal(unlink(path("%s/hard", f->src)), 0);
+	put_file(path("%s/hard", f->src), "bravo bravo bravo\n", 0600);
+	put_file(path("%s/sub/b.bin", f->src), "delta delta delta\n", 0600);
+	assert_int_equal(utimensat(AT_FDCWD, path("%s/sub/b.bin", f->src),
+	    later, 0), 0);
+	backup_ok(f, "vol");
+	assert_int_equal(snap_list(f->root, "bob", "vol", &ids, &n, NULL), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(slurp(path("%s/bob/vol/%s/hard", f->root, ids[1])),
+	    "bravo bravo bravo\n");
+	assert_string_equal(slurp(path("%s/bob/vol/%s/sub/b.bin", f->root,
+	    ids[1])), "delta delta delta\n");
+	assert_string_equal(slurp(path("%s/bob/vol/%s/hard", f->root, ids[0])),
+	    "bravo bravo bravo\n");
+	assert_string_equal(slurp(path("%s/bob/vol/%s/sub/b.bin", f->root,
+	    ids[0])), "bravo bravo bravo\n");
+	/* Linked again on the client: linked again in the next snapshot. */
+	sleep(1);
+	assert_int_equal(unlink(path("%s/hard", f->src)), 0);
+	assert_int_equal(link(path("%s/sub/b.bin", f->src),
+	    path("%s/hard", f->src)), 0);
+	backup_ok(f, "vol");
+	snap_list_free(ids, n);
+	assert_int_equal(snap_list(f->root, "bob", "vol", &ids, &n, NULL), 0);
+	assert_int_equal(n, 3);
+	{
+		struct stat a, b;
+
+		assert_int_equal(lstat(path("%s/bob/vol/%s/hard", f->root,
+		    ids[2]), &a), 0);
+		assert_int_equal(lstat(path("%s/bob/vol/%s/sub/b.bin", f->root,
+		    ids[2]), &b), 0);
+		assert_int_equal(a.st_ino, b.st_ino);
+	}
+	assert_string_equal(slurp(path("%s/bob/vol/%s/hard", f->root, ids[1])),
+	    "bravo bravo bravo\n");
+	snap_list_free(ids, n);
+}
+
+/* Bytes of p's data not shared with any other file (FIEMAP). */
+static uint64_t
+unshared_bytes(const char *p, uint64_t *total)
+{
+	struct {
+		struct fiemap fm;
+		struct fiemap_extent fe[512];
+	} m;
+	uint64_t own = 0;
+	uint32_t i;
+	int fd = open(p, O_RDONLY);
+
+	assert_true(fd >= 0);
+	memset(&m, 0, sizeof m);
+	m.fm.fm_length = FIEMAP_MAX_OFFSET;
+	m.fm.fm_flags = FIEMAP_FLAG_SYNC;
+	m.fm.fm_extent_count = 512;
+	assert_int_equal(ioctl(fd, FS_IOC_FIEMAP, &m.fm), 0);
+	close(fd);
+	*total = 0;
+	for (i = 0; i < m.fm.fm_mapped_extents; i++) {
+		*total += m.fe[i].fe_length;
+		if (!(m.fe[i].fe_flags & FIEMAP_EXTENT_SHARED))
+			own += m.fe[i].fe_length;
+	}
+	return own;
+}
+
+/*
+ * On a copy-on-write store a changed file costs about the blocks that
+ * changed, an unchanged one nothing, and no snapshot is ever writable.
+ */
+static void
+test_changed_file_costs_changed_blocks(void **state)
+{
+	struct fixture *f = *state;
+	char *method = NULL, *cause = NULL, **ids, *big, block[4096];
+	uint64_t own, total, x = 88172645463325252ULL;
+	size_t n, i;
+	bool ro;
+	int fd;
+
+	if (repl_store(&f->self, &f->srv, &method, &cause) != 0)
+		fail_msg("privateer-store: %s", cause);
+	if (strcmp(method, "hardlink") == 0) {
+		free(method);
+		skip();		/* whole files, by design */
+	}
+	/* 8 MiB that do not compress. */
+	big = xmalloc(8 << 20);
+	for (i = 0; i < (8u << 20) / 8; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		memcpy(big + i * 8, &x, 8);
+	}
+	fd = open(path("%s/big.bin", f->src), O_WRONLY | O_CREAT, 0600);
+	assert_int_equal(write(fd, big, 8 << 20), 8 << 20);
+	close(fd);
+	backup_ok(f, "vol");
+	sleep(1);
+	memset(block, 'z', sizeof block);
+	fd = open(path("%s/big.bin", f->src), O_WRONLY);
+	assert_int_equal(pwrite(fd, block, sizeof block, 4 << 20),
+	    (ssize_t)sizeof block);
+	close(fd);
+	backup_ok(f, "vol");
+	assert_int_equal(snap_list(f->root, "bob", "vol", &ids, &n, NULL), 0);
+	assert_int_equal(n, 2);
+	own = unshared_bytes(path("%s/bob/vol/%s/big.bin", f->root, ids[1]),
+	    &total);
+	print_message("%s: %llu of %llu bytes of the changed file are its "
+	    "own\n", method, (unsigned long long)own,
+	    (unsigned long long)total);
+	assert_true(total >= 8u << 20);
+	assert_true(own <= 512 * 1024);
+	/* What the server reports counts the shared blocks once. */
+	{
+		struct usage u;
+
+		assert_int_equal(usage_update(f->root, "bob", "vol", &u,
+		    &cause), 0);
+		print_message("usage: %llu bytes in %lu snapshots\n",
+		    u.bytes, u.snapshots);
+		assert_true(u.bytes >= 8u << 20);
+		assert_true(u.bytes <= (8u << 20) + 2 * 1024 * 1024);
+	}
+	/* The old snapshot still has the old bytes. */
+	fd = open(path("%s/bob/vol/%s/big.bin", f->root, ids[0]), O_RDONLY);
+	assert_int_equal(pread(fd, block, sizeof block, 4 << 20),
+	    (ssize_t)sizeof block);
+	close(fd);
+	assert_memory_equal(block, big + (4 << 20), sizeof block);
+	assert_true(same_blocks(path("%s/bob/vol/%s/a.txt", f->root, ids[0]),
+	    path("%s/bob/vol/%s/a.txt", f->root, ids[1])));
+	if (strcmp(method, "btrfs") == 0) {
+		char val[16];
+		ssize_t len;
+
+		/* Compressed as the store says, files and all (a push with
+		 * -X does not strip the property), never sent back. */
+		len = getxattr(path("%s/bob/vol/%s/a.txt", f->root, ids[1]),
+		    "btrfs.compression", val, sizeof val);
+		assert_int_equal(len, 4);
+		assert_memory_equal(val, "zstd", 4);
+		free(restore_ok(f));
+		for (i = 0; i < n; i++) {
+			assert_int_equal(btrfs_util_get_subvolume_read_only(
+			    path("%s/bob/vol/%s", f->root, ids[i]), &ro),
+			    BTRFS_UTIL_OK);
+			assert_true(ro);
+		}
+	}
+	free(big);
+	free(method);
+	snap_list_free(ids, n);
+}
+
 static void
 test_restore_of_missing_snapshot(void **state)
 {
@@ -537,6 +732,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_second_snapshot_shares_unchanged_files, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_broken_link_edited,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_changed_file_costs_changed_blocks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_host_key_refused,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
