@@ -20,13 +20,37 @@
 #include "store.h"
 #include "util.h"
 
-/* The mark saying snapshot id of dir holds no ACLs or xattrs (snapshot.h). */
+/*
+ * Empty files beside a snapshot saying something about it (snapshot.h):
+ * .plain-<ID> no ACLs or xattrs, .nolinks-<ID> no hard links.
+ */
 #define SNAP_PLAIN ".plain-"
+#define SNAP_NOLINKS ".nolinks-"
+static const char *const snap_marks[] = { SNAP_PLAIN, SNAP_NOLINKS, NULL };
+
+static char *
+snap_mark_path(const char *dir, const char *kind, const char *id)
+{
+	return xasprintf("%s/%s%s", dir, kind, id);
+}
 
 static char *
 snap_plain_mark(const char *dir, const char *id)
 {
-	return xasprintf("%s/" SNAP_PLAIN "%s", dir, id);
+	return snap_mark_path(dir, SNAP_PLAIN, id);
+}
+
+/* Which mark name is, or NULL. */
+static const char *
+snap_mark_kind(const char *name)
+{
+	size_t i;
+
+	for (i = 0; snap_marks[i] != NULL; i++) {
+		if (strncmp(name, snap_marks[i], strlen(snap_marks[i])) == 0)
+			return snap_marks[i];
+	}
+	return NULL;
 }
 
 /* Seconds a push waits for another push of the same volume. */
@@ -207,6 +231,9 @@ snap_begin_with(const struct snap_method *m, const char *root,
 		path = snap_plain_mark(p->dir, latest);
 		p->latest_plain = lstat(path, &st) == 0;
 		free(path);
+		path = snap_mark_path(p->dir, SNAP_NOLINKS, latest);
+		p->latest_nolinks = lstat(path, &st) == 0;
+		free(path);
 	}
 	snap_remove_partials(p->dir);
 	p->partial = xasprintf("%s/.partial-%s", p->dir, p->id);
@@ -226,6 +253,8 @@ snap_begin_with(const struct snap_method *m, const char *root,
 		 * has that this push cannot correct (snapshot.h). */
 		flags = m->plain && !p->latest_plain ?
 		    STORE_COPY_STRIP_XATTRS : 0;
+		if (p->latest_nolinks)
+			flags |= STORE_COPY_NO_LINKS;
 		path = xasprintf("%s/%s", p->dir, latest);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (p->store->copy(path, p->partial, flags, m->compress,
@@ -359,6 +388,35 @@ out:
 		snap_abort(p);
 	else
 		snap_push_free(p);
+	return rc;
+}
+
+int
+snap_mark_nolinks(const char *root, const char *client, const char *volume,
+    const char *id, char **cause)
+{
+	char *dir = xasprintf("%s/%s/%s", root, client, volume);
+	char *mark = snap_mark_path(dir, SNAP_NOLINKS, id), *snap;
+	struct stat st;
+	int fd, rc = -1;
+
+	snap = xasprintf("%s/%s", dir, id);
+	/* Only beside a snapshot that is there (a prune may have won). */
+	if (lstat(snap, &st) != 0) {
+		rc = 0;
+		goto out;
+	}
+	fd = open(mark, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		set_cause(cause, "creating %s: %s", mark, strerror(errno));
+		goto out;
+	}
+	close(fd);
+	rc = 0;
+out:
+	free(snap);
+	free(mark);
+	free(dir);
 	return rc;
 }
 
@@ -543,10 +601,14 @@ snap_prune(const char *root, const char *client, const char *volume,
 				log_error("pruning %s: %s", from,
 				    strerror(errno));
 		} else {
-			char *mark = snap_plain_mark(dir, ids[i]);
+			const char *const *k;
 
-			unlink(mark);
-			free(mark);
+			for (k = snap_marks; *k != NULL; k++) {
+				char *mark = snap_mark_path(dir, *k, ids[i]);
+
+				unlink(mark);
+				free(mark);
+			}
 			(void)fsync_dir(dir);
 			if (store_remove(to, &why) != 0) {
 				log_error("pruning: %s", why);
@@ -588,11 +650,10 @@ snap_recover_volume(const char *dir)
 				why = NULL;
 			}
 			free(path);
-		} else if (strncmp(de->d_name, SNAP_PLAIN,
-		    strlen(SNAP_PLAIN)) == 0) {
+		} else if (snap_mark_kind(de->d_name) != NULL) {
 			/* A mark whose snapshot never became complete. */
-			path = xasprintf("%s/%s", dir,
-			    de->d_name + strlen(SNAP_PLAIN));
+			path = xasprintf("%s/%s", dir, de->d_name +
+			    strlen(snap_mark_kind(de->d_name)));
 			if (lstat(path, &st) != 0 && errno == ENOENT) {
 				free(path);
 				path = xasprintf("%s/%s", dir, de->d_name);

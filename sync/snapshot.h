@@ -7,6 +7,7 @@
  *   <client>/<volume>/.prune-<ID>/    a snapshot being deleted
  *   <client>/<volume>/.lock           one push per client and volume
  *   <client>/<volume>/.plain-<ID>     <ID> holds no ACLs and no xattrs
+ *   <client>/<volume>/.nolinks-<ID>   <ID> holds no hard-linked files
  *
  * IDs are UTC times, YYYYMMDDTHHMMSSZ, so they sort by age. A push is
  * received into .partial-<ID> (sharing unchanged files with latest through
@@ -46,6 +47,7 @@ struct snap_push {
 	char id[SNAP_ID_LEN + 1];
 	int lock_fd;
 	int latest_plain;	/* latest holds no ACLs or xattrs */
+	int latest_nolinks;	/* latest holds no hard-linked files */
 	int plain;		/* set by the caller: this push carries none */
 	/*
 	 * A copy-on-write store: partial is a private copy of latest
@@ -90,6 +92,15 @@ int snap_begin_with(const struct snap_method *m, const char *root,
 int snap_commit(struct snap_push *, char **cause);
 /* Deletes the partial snapshot and releases the lock. */
 void snap_abort(struct snap_push *);
+
+/*
+ * Marks the complete snapshot id as holding no regular file with more
+ * than one link (found by a walk of it, usage.h): a copy-on-write push
+ * then need not look for links to separate (store_unshare). Nothing if
+ * the snapshot is gone. 0 or -1 with *cause.
+ */
+int snap_mark_nolinks(const char *root, const char *client,
+    const char *volume, const char *id, char **cause);
 
 /* Complete snapshot IDs of client/volume, oldest first (caller frees). */
 int snap_list(const char *root, const char *client, const char *volume,

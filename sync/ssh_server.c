@@ -487,6 +487,11 @@ sshd_after_main(void *arg)
 	if (usage_update(j->root, j->client, j->volume, &u, &cause) != 0) {
 		log_warn("usage of %s/%s: %s", j->client, j->volume, cause);
 		free(cause);
+	} else if (u.latest_links == 0 && *u.latest != '\0' &&
+	    snap_mark_nolinks(j->root, j->client, j->volume, u.latest,
+	    &cause) != 0) {
+		log_warn("%s/%s: %s", j->client, j->volume, cause);
+		free(cause);
 	}
 	free(j->root);
 	free(j->client);

@@ -21,6 +21,7 @@
 
 /* What store_copy may need to change on the way. */
 #define STORE_COPY_STRIP_XATTRS	0x1	/* drop ACLs and xattrs */
+#define STORE_COPY_NO_LINKS	0x2	/* src is known to hold no hard links */
 
 struct store_ops {
 	const char *name;	/* "btrfs", "reflink" or "hardlink" */

@@ -119,7 +119,11 @@ store_btrfs_copy(const char *src, const char *dst, int flags, int compress,
 	}
 	if (store_btrfs_compress(dst, compress, cause) != 0)
 		return -1;
-	return store_unshare(dst, flags, cause);
+	/* A walk of every file: only when there may be links to separate
+	 * or attributes to strip. */
+	if ((flags & STORE_COPY_NO_LINKS) && !(flags & STORE_COPY_STRIP_XATTRS))
+		return 0;
+	return store_unshare(dst, flags & ~STORE_COPY_NO_LINKS, cause);
 }
 
 static int

@@ -44,6 +44,8 @@ struct usage_walk {
 	size_t size, used;
 	unsigned long long bytes;
 	int extents;		/* count by extents (btrfs, XFS) */
+	int count_links;	/* walking latest: count multiply-linked */
+	unsigned long links;
 	struct usage_range *ranges;
 	size_t nranges, cap;
 	struct fiemap *fm;
@@ -198,6 +200,8 @@ usage_dir(struct usage_walk *w, int dfd)
 		if (fstatat(dirfd(d), de->d_name, &st,
 		    AT_SYMLINK_NOFOLLOW) != 0)
 			continue;
+		if (w->count_links && S_ISREG(st.st_mode) && st.st_nlink > 1)
+			w->links++;
 		if (w->extents && S_ISREG(st.st_mode) &&
 		    usage_file(w, dirfd(d), de->d_name, &st) == 0)
 			continue;
@@ -248,6 +252,7 @@ usage_update(const char *root, const char *client, const char *volume,
 		fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 		    O_CLOEXEC);
 		free(path);
+		w.count_links = i == n - 1;
 		if (fd >= 0)
 			usage_dir(&w, fd);
 	}
@@ -256,6 +261,7 @@ usage_update(const char *root, const char *client, const char *volume,
 	if (n > 0)
 		snprintf(out->latest, sizeof out->latest, "%s", ids[n - 1]);
 	out->bytes = w.bytes;
+	out->latest_links = w.links;
 	free(w.seen);
 	free(w.ranges);
 	free(w.fm);

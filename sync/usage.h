@@ -16,6 +16,7 @@ struct usage {
 	unsigned long snapshots;
 	char latest[SNAP_ID_LEN + 1];	/* "" if none */
 	unsigned long long bytes;
+	unsigned long latest_links;	/* files of latest with > 1 link */
 };
 
 /* Walks client/volume now and writes the cache; 0 or -1 with *cause. */

@@ -1281,6 +1281,51 @@ test_plain_marks(void **state)
 	free(dir);
 }
 
+/*
+ * A snapshot marked as holding no hard links (after a walk of it) tells
+ * the next push so; the mark goes with the snapshot, or at start when the
+ * snapshot is gone; a snapshot that is not there gets none.
+ */
+static void
+test_nolinks_marks(void **state)
+{
+	const char *root = *state;
+	struct snap_policy pol = { 0, 0, 0, 0, 0, 0 };
+	char first[SNAP_ID_LEN + 1], second[SNAP_ID_LEN + 1], *cause = NULL;
+	char *dir, *orphan;
+	struct snap_push p;
+
+	begin_unlocked(root, "alice", "vol", &p);
+	strcpy(first, p.id);
+	assert_int_equal(snap_commit(&p, &cause), 0);
+	begin_unlocked(root, "alice", "vol", &p);
+	assert_false(p.latest_nolinks);
+	snap_abort(&p);
+	assert_int_equal(snap_mark_nolinks(root, "alice", "vol", first,
+	    &cause), 0);
+	dir = path_of("%s/alice/vol", root);
+	assert_int_equal(count_prefix(dir, ".nolinks-"), 1);
+	begin_unlocked(root, "alice", "vol", &p);
+	assert_true(p.latest_nolinks);
+	strcpy(second, p.id);
+	assert_int_equal(snap_commit(&p, &cause), 0);
+	/* no mark for a snapshot that is not there */
+	assert_int_equal(snap_mark_nolinks(root, "alice", "vol",
+	    "20200101T000000Z", &cause), 0);
+	assert_int_equal(count_prefix(dir, ".nolinks-"), 1);
+	/* pruned with its snapshot */
+	assert_int_equal(snap_prune(root, "alice", "vol", &pol, &cause), 1);
+	assert_int_equal(count_prefix(dir, ".nolinks-"), 0);
+	/* an orphan goes at start */
+	orphan = path_of("%s/.nolinks-20200101T000000Z", dir);
+	write_text(orphan, "");
+	snap_recover(root);
+	assert_false(exists(orphan));
+	assert_latest(root, "alice", "vol", second);
+	free(orphan);
+	free(dir);
+}
+
 /* Pruning deletes a snapshot's whole tree and follows no symlink. */
 static void
 test_prune_removes_tree(void **state)
@@ -1522,6 +1567,8 @@ main(void)
 		    teardown_root),
 		cmocka_unit_test_setup_teardown(
 		    test_prune_keeps_latest_not_newest, setup_root,
+		    teardown_root),
+		cmocka_unit_test_setup_teardown(test_nolinks_marks, setup_root,
 		    teardown_root),
 		cmocka_unit_test_setup_teardown(test_plain_marks, setup_root,
 		    teardown_root),
