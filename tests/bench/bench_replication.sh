@@ -39,7 +39,8 @@
 #          BENCH_FS (ext4: a fresh loop-mounted ext4, see datasets.sh; btrfs,
 #          xfs: the same with those, where privateer's store shares blocks;
 #          host),
-#          BENCH_FS_SIZE (24G, sparse),
+#          BENCH_FS_SIZE (24G, sparse), BENCH_STORE_COMPRESSION (zstd: the
+#          btrfs store's compression; none),
 #          PRIVATEER_BUILD (build), PG_USER (benchpg, created if missing)
 # Needs root (owners are kept; sshd; postgres runs as PG_USER). Missing
 # Debian packages are installed, the user PG_USER is created if missing and
@@ -252,7 +253,8 @@ for who in alice bob; do
   "servers": [ { "name": "alice", "hostname": "127.0.0.1", "port": $port } ],
   "clients": [ { "name": "bob", "backup": [$VOLS] } ],
   "volumes": [ $(echo "$VOLS" | sed 's/\("[a-z0-9]*"\)/{ "name": \1 }/g') ],
-  "keys": { "store": "file", "path": "$B/keys" }
+  "keys": { "store": "file", "path": "$B/keys" },
+  "store": { "compression": "${BENCH_STORE_COMPRESSION:-zstd}" }
 }
 JSON
 done
@@ -534,7 +536,8 @@ esac
 echo "  privateer: rsync -rlptgoH (+AX if the volume has ACLs/xattrs; these have none) --numeric-ids"
 echo "    --compress-choice=zstd${PROGRESS_OPTS[*]:+ ${PROGRESS_OPTS[*]}} over its libssh server, a new snapshot per backup"
 case $STORE_METHOD in
-btrfs) echo "    (a writable btrfs snapshot of the last, rewritten in place: --inplace --delete, then read-only; zstd)" ;;
+btrfs) echo "    (a writable btrfs snapshot of the last, rewritten in place: --inplace --delete, then read-only;"
+	echo "    compression ${BENCH_STORE_COMPRESSION:-zstd})" ;;
 reflink) echo "    (a reflink clone of the last, rewritten in place: --inplace --delete)" ;;
 *) echo "    (unchanged files hard-linked to the last: --link-dest)" ;;
 esac
