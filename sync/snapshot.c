@@ -263,8 +263,7 @@ snap_begin_with(const struct snap_method *m, const char *root,
 			goto fail;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		log_debug("copy of %s by %s: %.3f s", path, p->store->name,
-		    ts_seconds(&t0, &t1));
+		p->copy_seconds = ts_seconds(&t0, &t1);
 		free(path);
 		p->in_place = 1;
 		free(p->link_dest);

@@ -56,6 +56,7 @@ struct snap_push {
 	 */
 	const struct store_ops *store;
 	int in_place;
+	double copy_seconds;	/* making the private copy took */
 };
 
 struct snap_policy {

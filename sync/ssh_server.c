@@ -536,6 +536,7 @@ sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
 	int status = 1, pushing = 0, link;
 	struct timespec t0, t1, t2;
 	uint64_t received = 0;
+	double copy_s = 0;
 
 	memset(&push, 0, sizeof push);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -554,6 +555,7 @@ sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
 		if (snap_begin_with(&m, srv->root, who, req->volume, &push,
 		    &cause) != 0)
 			goto refuse;
+		copy_s = push.copy_seconds;
 		pushing = 1;
 		cwd = xstrdup(push.partial);
 	} else if (req->kind == RSYNC_PULL && sshd_is_local(srv, req->source,
@@ -613,8 +615,9 @@ sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
 		} else {
 			clock_gettime(CLOCK_MONOTONIC, &t2);
 			log_info("ssh %s (%s): snapshot of %s complete "
-			    "(rsync %.2f s, sync %.2f s, %llu bytes in)",
-			    c->peer, who, req->volume, ts_seconds(&t0, &t1),
+			    "(copy %.2f s, rsync %.2f s, sync %.2f s, %llu "
+			    "bytes in)", c->peer, who, req->volume, copy_s,
+			    ts_seconds(&t0, &t1) - copy_s,
 			    ts_seconds(&t1, &t2), (unsigned long long)received);
 			sshd_after_backup(srv, who, req->volume);
 		}
