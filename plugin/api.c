@@ -1,7 +1,11 @@
 /*
  * api: Docker's volume plugin protocol. Docker posts JSON to
  * /VolumeDriver.<Op>; errors are reported as {"Err": "..."} with a non-200
- * status, which Docker shows to the user after "VolumeDriver.<Op>: ".
+ * status, which Docker shows to the user after "VolumeDriver.<Op>: " (its
+ * client treats every non-200 answer with an Err as that error). The status
+ * says whose fault it is: 400 for a request that could never work (bad
+ * JSON, a bad volume name or option), 404 for an unknown endpoint, 409 for
+ * a name taken meanwhile, 500 for everything else.
  */
 #include "api.h"
 
@@ -22,6 +26,7 @@
 #include "refs.h"
 #include "util.h"
 #include "volume.h"
+#include "vopts.h"
 
 static const struct {
 	const char *url;
@@ -355,8 +360,27 @@ api_ops(const struct api_ctx *ctx, const struct api_req *req, char **cause)
 	}
 }
 
+/* Why a Create failed: the name is taken, the options are wrong, or else. */
+static int
+api_create_status(const struct api_ctx *ctx, const struct api_req *req)
+{
+	struct vopts o;
+	int bad;
+
+	if (vol_exists(ctx->reg, req->name))
+		return 409;
+	bad = vopts_parse(req->opts, &o, NULL) != 0;
+	vopts_free(&o);
+	return bad ? 400 : 500;
+}
+
+/*
+ * Runs req: its answer, or NULL with *cause and *status (500 unless the
+ * failure has a better one).
+ */
 static json_t *
-api_run(const struct api_ctx *ctx, const struct api_req *req, char **cause)
+api_run(const struct api_ctx *ctx, const struct api_req *req, char **cause,
+    int *status)
 {
 	struct vol_registry *reg = ctx->reg;
 	char *mountpoint = NULL;
@@ -383,13 +407,15 @@ api_run(const struct api_ctx *ctx, const struct api_req *req, char **cause)
 				schedule_kick(ctx->sched);
 			if (restoring)
 				ops_restore_spawn(ctx->fleet, reg, req->name);
-		}
+		} else
+			*status = api_create_status(ctx, req);
 		break;
 	case API_REMOVE:
 		if (vol_remove(reg, req->name, cause) == 0) {
 			j = json_object();
+			/* A later volume of this name starts afresh. */
 			if (ctx->sched != NULL)
-				schedule_kick(ctx->sched);
+				schedule_forget(ctx->sched, req->name);
 		}
 		break;
 	case API_MOUNT:
@@ -638,10 +664,12 @@ api_handle_stream(const struct api_ctx *ctx, const char *method,
 		*out = api_error("method not allowed; use POST");
 		return 405;
 	}
-	if (api_decode(api_routes[route].op, body, len, &req, &cause) != 0) {
+	if (api_decode(api_routes[route].op, body, len, &req, &cause) != 0 ||
+	    (req.name != NULL && name_volume_check(req.name, &cause) != 0)) {
 		log_info("%s: bad request: %s", url + 1, cause);
 		*out = api_error(cause);
 		free(cause);
+		api_req_free(&req);
 		return 400;
 	}
 	log_debug("%s %s%s%s", url + 1, req.name != NULL ? req.name : "",
@@ -655,7 +683,8 @@ api_handle_stream(const struct api_ctx *ctx, const char *method,
 		api_req_free(&req);
 		return 200;
 	}
-	j = api_run(ctx, &req, &cause);
+	status = 500;
+	j = api_run(ctx, &req, &cause, &status);
 	if (j != NULL) {
 		*out = api_dump(j);
 		status = 200;
@@ -663,7 +692,6 @@ api_handle_stream(const struct api_ctx *ctx, const char *method,
 		log_info("%s %s: %s", url + 1, req.name != NULL ? req.name :
 		    "", cause != NULL ? cause : "failed");
 		*out = api_error(cause != NULL ? cause : "failed");
-		status = 500;
 	}
 	free(cause);
 	api_req_free(&req);

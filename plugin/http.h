@@ -2,6 +2,9 @@
  * http: the plugin's HTTP server on a Unix socket, on libmicrohttpd with a
  * thread per connection (Docker keeps connections open and calls in
  * parallel). Request bodies are capped; the handler sees a whole body.
+ * Connections idle for a few seconds are closed, and the longest idle one
+ * makes room for a new one when few places are left; a request whose
+ * target holds a NUL never reaches the handler (404, or 400 in the query).
  */
 #ifndef PRIVATEER_HTTP_H
 #define PRIVATEER_HTTP_H

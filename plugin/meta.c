@@ -130,6 +130,41 @@ meta_decode(const json_t *j, struct vol_meta *m, char **cause)
 	return 0;
 }
 
+void
+meta_copy(struct vol_meta *dst, const struct vol_meta *src)
+{
+	json_t *refs;
+
+	memset(dst, 0, sizeof *dst);
+	dst->name = src->name != NULL ? xstrdup(src->name) : NULL;
+	dst->created = src->created;
+	dst->options = src->options != NULL ? json_deep_copy(src->options) :
+	    NULL;
+	dst->last_used = src->last_used;
+	dst->backups = src->backups != NULL ? json_deep_copy(src->backups) :
+	    NULL;
+	dst->restore = src->restore != NULL ? json_deep_copy(src->restore) :
+	    NULL;
+	/* refs.h has no copy: its JSON form says everything. */
+	refs = refs_to_json(&src->refs);
+	if (refs_from_json(&dst->refs, refs, NULL) != 0)
+		fatal("meta_copy: mount references do not survive a copy");
+	json_decref(refs);
+}
+
+char *
+meta_format(const json_t *doc, size_t *len)
+{
+	char *text;
+
+	text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+	if (text == NULL)
+		return NULL;
+	*len = strlen(text);
+	text[(*len)++] = '\n';	/* json_dumps' NUL becomes the newline */
+	return text;
+}
+
 int
 meta_write_json(const char *path, const json_t *doc, char **cause)
 {
@@ -137,14 +172,12 @@ meta_write_json(const char *path, const json_t *doc, char **cause)
 	size_t len;
 	int rc;
 
-	text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+	text = meta_format(doc, &len);
 	if (text == NULL) {
 		set_cause(cause, "%s: cannot encode JSON", path);
 		return -1;
 	}
-	len = strlen(text);
-	text[len] = '\n';	/* json_dumps' NUL becomes the final newline */
-	rc = write_file_atomic(path, text, len + 1, 0600, cause);
+	rc = write_file_atomic(path, text, len, 0600, cause);
 	free(text);
 	return rc;
 }

@@ -28,10 +28,17 @@ struct vol_meta {
 
 /* Caller owns the result. */
 json_t *meta_encode(const struct vol_meta *);
+/* Fills *dst with a deep copy of src (free with meta_free). */
+void meta_copy(struct vol_meta *dst, const struct vol_meta *src);
 /* Fills *m (free with meta_free); -1 with *cause naming the bad field. */
 int meta_decode(const json_t *, struct vol_meta *m, char **cause);
 void meta_free(struct vol_meta *);
 
+/*
+ * doc as the text meta_write_json writes (indented, sorted keys, a final
+ * newline), *len bytes; caller frees. NULL if it cannot be encoded.
+ */
+char *meta_format(const json_t *doc, size_t *len);
 /* Writes doc to path atomically and durably; 0 or -1 with *cause. */
 int meta_write_json(const char *path, const json_t *doc, char **cause);
 /* Saves m as dir/meta.json. */

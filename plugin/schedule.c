@@ -3,7 +3,10 @@
  * gathers the schedules, and triggers the ones due. A schedule seen for the
  * first time starts counting from now; one whose next run after its last
  * recorded run is already past runs once now, however many runs were
- * missed.
+ * missed. A volume's entry lives as long as the volume: removing it
+ * forgets its last run, and entries of volumes that are gone (or no longer
+ * have a schedule) are dropped at every tick, the first one at start-up
+ * included. Only this thread writes the state file.
  */
 #include "schedule.h"
 
@@ -34,7 +37,8 @@ struct schedule {
 	struct fleet *fleet;
 	struct jobs *jobs;
 	char *state_file;
-	json_t *last;		/* key -> epoch of the last run */
+	json_t *last;		/* key -> epoch of the last run; lock */
+	int forgot;		/* last changed outside a tick; lock */
 };
 
 struct schedule_item {
@@ -80,7 +84,7 @@ schedule_collect(struct schedule *s, size_t *np)
 		n++;
 	}
 	json_decref(vols);
-	st = fleet_acquire_config(s->fleet);
+	st = s->fleet != NULL ? fleet_acquire_config(s->fleet) : NULL;
 	me = st != NULL ? config_client(st->cfg, st->identity) : NULL;
 	for (i = 0; me != NULL && i < me->njobs; i++) {
 		if (me->jobs[i].volume == NULL || me->jobs[i].server == NULL)
@@ -94,20 +98,54 @@ schedule_collect(struct schedule *s, size_t *np)
 		it->volume = xstrdup(me->jobs[i].volume);
 		it->server = xstrdup(me->jobs[i].server);
 	}
-	fleet_release(s->fleet, st);
+	if (st != NULL)
+		fleet_release(s->fleet, st);
 	*np = n;
 	return items;
 }
 
+/* Writes doc (taken) as the state file; from the scheduler's thread. */
 static void
-schedule_save(struct schedule *s)
+schedule_save(struct schedule *s, json_t *doc)
 {
 	char *why = NULL;
 
-	if (meta_write_json(s->state_file, s->last, &why) != 0) {
+	if (meta_write_json(s->state_file, doc, &why) != 0) {
 		log_error("schedule: %s", why);
 		free(why);
 	}
+	json_decref(doc);
+}
+
+/*
+ * Drops the entries of volumes without a schedule here now (removed while
+ * the plugin was down, or before this fix); s->lock held. 1 if any.
+ */
+static int
+schedule_drop_stale(struct schedule *s, const struct schedule_item *items,
+    size_t n)
+{
+	const char *key;
+	json_t *v;
+	void *tmp;
+	size_t i;
+	int dropped = 0;
+
+	json_object_foreach_safe(s->last, tmp, key, v) {
+		if (strncmp(key, "volume/", 7) != 0)
+			continue;
+		for (i = 0; i < n; i++) {
+			if (strcmp(items[i].key, key) == 0)
+				break;
+		}
+		if (i < n)
+			continue;
+		log_info("schedule %s: no such volume schedule; forgetting "
+		    "its last run", key);
+		json_object_del(s->last, key);
+		dropped = 1;
+	}
+	return dropped;
 }
 
 /* Triggers what is due; returns the soonest next run (or 0). */
@@ -116,10 +154,22 @@ schedule_tick(struct schedule *s)
 {
 	struct schedule_item *items;
 	time_t now = now_realtime(), last, next, soonest = 0;
-	size_t n, i;
-	int dirty = 0;
+	json_t *save = NULL;
+	size_t n, i, ndue = 0;
+	const char **due;
+	int dirty;
 
+	/*
+	 * Collected under the lock, so that a volume removed meanwhile is
+	 * either not seen or forgotten after this tick.
+	 */
+	pthread_mutex_lock(&s->lock);
 	items = schedule_collect(s, &n);
+	due = xcalloc(n + 1, sizeof *due);
+	dirty = s->forgot;
+	s->forgot = 0;
+	if (schedule_drop_stale(s, items, n))
+		dirty = 1;
 	for (i = 0; i < n; i++) {
 		json_t *v = json_object_get(s->last, items[i].key);
 		if (!json_is_integer(v)) {
@@ -134,14 +184,9 @@ schedule_tick(struct schedule *s)
 			last = (time_t)json_integer_value(v);
 		next = cron_next(&items[i].cron, last);
 		if (next != -1 && next <= now) {
-			if (vol_exists(s->reg, items[i].volume)) {
-				(void)jobs_trigger(s->jobs, items[i].volume,
-				    items[i].server, next + 60 < now ?
-				    "schedule (missed while down)" :
-				    "schedule");
-			} else
-				log_info("schedule %s: no volume %s here",
-				    items[i].key, items[i].volume);
+			due[i] = next + 60 < now ?
+			    "schedule (missed while down)" : "schedule";
+			ndue++;
 			json_object_set_new(s->last, items[i].key,
 			    json_integer((json_int_t)now));
 			dirty = 1;
@@ -151,7 +196,22 @@ schedule_tick(struct schedule *s)
 			soonest = next;
 	}
 	if (dirty)
-		schedule_save(s);
+		save = json_deep_copy(s->last);
+	pthread_mutex_unlock(&s->lock);
+
+	for (i = 0; ndue > 0 && i < n; i++) {
+		if (due[i] == NULL)
+			continue;
+		if (!vol_exists(s->reg, items[i].volume))
+			log_info("schedule %s: no volume %s here",
+			    items[i].key, items[i].volume);
+		else if (s->jobs != NULL)
+			(void)jobs_trigger(s->jobs, items[i].volume,
+			    items[i].server, due[i]);
+	}
+	if (save != NULL)
+		schedule_save(s, save);
+	free(due);
 	schedule_items_free(items, n);
 	return soonest;
 }
@@ -235,6 +295,20 @@ schedule_stop(struct schedule *s)
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
+}
+
+void
+schedule_forget(struct schedule *s, const char *volume)
+{
+	char *key = xasprintf("volume/%s", volume);
+
+	pthread_mutex_lock(&s->lock);
+	if (json_object_del(s->last, key) == 0)
+		s->forgot = 1;
+	s->kicked = 1;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	free(key);
 }
 
 void

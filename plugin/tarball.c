@@ -262,9 +262,15 @@ tarball_import_finish(void *ctx, int aborted, char **out)
 		*out = tarball_json_error("import into %s: %s", t->volume, why);
 		code = 400;
 	} else if (vol_import_commit(t->reg, t->imp, &why) != 0) {
-		log_error("import into %s: %s", t->volume, why);
+		/* Created meanwhile: the client's conflict, not our fault. */
+		if (vol_exists(t->reg, t->volume)) {
+			log_info("import into %s: %s", t->volume, why);
+			code = 409;
+		} else {
+			log_error("import into %s: %s", t->volume, why);
+			code = 500;
+		}
 		*out = tarball_json_error("import into %s: %s", t->volume, why);
-		code = 409;
 	} else {
 		stats = json_loads(stdout_text, 0, NULL);
 		if (!json_is_object(stats)) {

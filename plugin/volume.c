@@ -1,7 +1,16 @@
 /*
- * volume: the volume registry. One mutex guards the registry; every change
- * is persisted (meta.c) before the request is answered, so a plugin killed
- * at any point restarts with what Docker was told. Creation builds the
+ * volume: the volume registry. Every change is persisted (meta.c) before
+ * the request is answered, so a plugin killed at any point restarts with
+ * what Docker was told. Two kinds of lock: the registry's mutex guards
+ * what is in memory and is held only for moments, never across I/O, so
+ * Get and List never wait for a disk; each volume's change lock orders
+ * the changes to that volume, I/O included, so two writers never lose
+ * each other's update. A change takes its volume's lock first, reads
+ * what it starts from, persists the result (write, fsync, rename), and
+ * only then publishes it under the registry's mutex: a reader sees the
+ * state before or after, never one on its way to the disk. (What cannot
+ * be taken back — an unmount done, a backup or restore finished — is
+ * published even if its save failed, as it always was.) Creation builds the
  * volume in <volumes>/.tmp/ and renames it into place; removal renames it
  * into <volumes>/.trash/ and a background thread deletes it, so neither a
  * crash nor a large volume leaves a half-made or half-deleted volume in
@@ -28,13 +37,22 @@
 #include "vopts.h"
 
 struct vol {
-	struct vol_meta meta;
-	struct vopts opts;
-	char *dir;		/* <volumes>/<name> */
+	struct vol_meta meta;	/* changed under change and reg->lock */
+	struct vopts opts;	/* fixed at creation */
+	char *dir;		/* <volumes>/<name>; the paths are fixed */
 	char *data;		/* <volumes>/<name>/data */
 	char *mountpoint;	/* <mount root>/<name> */
 	char *staging;		/* a restore in progress, or NULL */
 	int restore_percent;	/* of a pending restore-from */
+
+	/*
+	 * Held by one change of this volume from start to end, I/O
+	 * included; taken before reg->lock, never while holding it.
+	 */
+	pthread_mutex_t change;
+	unsigned users;		/* threads holding a pointer (lock) */
+	int creating;		/* reserved by a Create or Import */
+	int gone;		/* out of the registry; the last user frees */
 };
 
 struct vol_registry {
@@ -138,10 +156,18 @@ vol_linux_mounted(const char *path)
 	return found;
 }
 
+static int
+vol_linux_write_file(const char *path, const void *data, size_t len,
+    char **cause)
+{
+	return write_file_atomic(path, data, len, 0600, cause);
+}
+
 const struct vol_os vol_os_linux = {
 	vol_linux_bind,
 	vol_linux_unbind,
 	vol_linux_mounted,
+	vol_linux_write_file,
 };
 
 /* ---- registry internals; callers hold reg->lock ---- */
@@ -151,6 +177,7 @@ vol_free(struct vol *v)
 {
 	if (v == NULL)
 		return;
+	pthread_mutex_destroy(&v->change);
 	meta_free(&v->meta);
 	vopts_free(&v->opts);
 	free(v->dir);
@@ -160,8 +187,9 @@ vol_free(struct vol *v)
 	free(v);
 }
 
+/* name's volume, even one still being created, or NULL. */
 static struct vol *
-vol_find(struct vol_registry *reg, const char *name)
+vol_find_any(struct vol_registry *reg, const char *name)
 {
 	size_t i;
 
@@ -170,6 +198,15 @@ vol_find(struct vol_registry *reg, const char *name)
 			return reg->v[i];
 	}
 	return NULL;
+}
+
+/* name's volume as Docker sees it: created, not yet removed. */
+static struct vol *
+vol_find(struct vol_registry *reg, const char *name)
+{
+	struct vol *v = vol_find_any(reg, name);
+
+	return v != NULL && !v->creating ? v : NULL;
 }
 
 static void
@@ -198,6 +235,7 @@ vol_new(struct vol_registry *reg, const char *name)
 {
 	struct vol *v = xcalloc(1, sizeof *v);
 
+	pthread_mutex_init(&v->change, NULL);
 	v->opts.on_unmount = -1;
 	v->dir = xasprintf("%s/%s", reg->volumes_dir, name);
 	v->data = xasprintf("%s/data", v->dir);
@@ -227,6 +265,86 @@ vol_lookup(struct vol_registry *reg, const char *name, char **cause)
 	if (v == NULL)
 		set_cause(cause, "no such volume: %s", name);
 	return v;
+}
+
+/*
+ * Starts a change of name's volume: returns with its change lock and
+ * reg->lock held, after every change before it has ended; NULL with
+ * *cause and nothing held if there is no such volume (or it was removed
+ * while this one waited).
+ */
+static struct vol *
+vol_change_begin(struct vol_registry *reg, const char *name, char **cause)
+{
+	struct vol *v;
+
+	pthread_mutex_lock(&reg->lock);
+	v = vol_lookup(reg, name, cause);
+	if (v == NULL) {
+		pthread_mutex_unlock(&reg->lock);
+		return NULL;
+	}
+	v->users++;
+	pthread_mutex_unlock(&reg->lock);
+	pthread_mutex_lock(&v->change);
+	pthread_mutex_lock(&reg->lock);
+	if (v->gone) {
+		set_cause(cause, "no such volume: %s", name);
+		pthread_mutex_unlock(&v->change);
+		v->users--;
+		if (v->users == 0)
+			vol_free(v);
+		pthread_mutex_unlock(&reg->lock);
+		return NULL;
+	}
+	return v;
+}
+
+/* Ends a change: called with reg->lock held; releases both locks. */
+static void
+vol_change_end(struct vol_registry *reg, struct vol *v)
+{
+	pthread_mutex_unlock(&v->change);
+	if (--v->users == 0 && v->gone)
+		vol_free(v);
+	pthread_mutex_unlock(&reg->lock);
+}
+
+/*
+ * Publishes *next as v's metadata (under reg->lock, during a change); *next
+ * is left holding the old one, for the caller to free.
+ */
+static void
+vol_publish(struct vol *v, struct vol_meta *next)
+{
+	struct vol_meta old = v->meta;
+
+	v->meta = *next;
+	*next = old;
+}
+
+/* Persists m as dir/meta.json, through the OS table. No lock held. */
+static int
+vol_save(struct vol_registry *reg, const char *dir, const struct vol_meta *m,
+    char **cause)
+{
+	json_t *doc = meta_encode(m);
+	char *path, *text;
+	size_t len;
+	int rc;
+
+	text = meta_format(doc, &len);
+	json_decref(doc);
+	path = xasprintf("%s/" META_FILE, dir);
+	if (text == NULL) {
+		set_cause(cause, "%s: cannot encode JSON", path);
+		free(path);
+		return -1;
+	}
+	rc = reg->os->write_file(path, text, len, cause);
+	free(text);
+	free(path);
+	return rc;
 }
 
 static int
@@ -387,7 +505,7 @@ vol_load_one(struct vol_registry *reg, const char *name)
 		    "mount is gone (Docker or the host restarted)", name,
 		    refs_total(&v->meta.refs));
 		refs_clear(&v->meta.refs);
-		if (meta_save(v->dir, &v->meta, &why) != 0) {
+		if (vol_save(reg, v->dir, &v->meta, &why) != 0) {
 			log_error("volume %s: %s", name, why);
 			free(why);
 			why = NULL;
@@ -514,7 +632,8 @@ vol_close(struct vol_registry *reg)
 
 /*
  * Builds v's directory (meta.json, empty data/) under the temporary
- * directory; *tmp (caller frees) is where. Nothing is in view yet.
+ * directory; *tmp (caller frees) is where. Nothing is in view yet, and no
+ * lock is held: this is I/O.
  */
 static int
 vol_build(struct vol_registry *reg, const struct vol *v, char **tmp,
@@ -530,7 +649,7 @@ vol_build(struct vol_registry *reg, const struct vol *v, char **tmp,
 		set_cause(cause, "creating %s: %s", *tmp, strerror(errno));
 		goto out;
 	}
-	if (meta_save(*tmp, &v->meta, cause) != 0)
+	if (vol_save(reg, *tmp, &v->meta, cause) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -538,15 +657,40 @@ out:
 	return rc;
 }
 
-/* Renames a built volume into place and registers it (takes v). */
+/*
+ * Enters v in the registry as reserved for its creator (reg->lock held):
+ * invisible to readers, its change lock held, so that a Create of the same
+ * name waits for this one to end. Takes v.
+ */
+static void
+vol_reserve(struct vol_registry *reg, struct vol *v)
+{
+	pthread_mutex_lock(&v->change);	/* new: nobody else has it */
+	v->creating = 1;
+	v->users = 1;
+	vol_insert(reg, v);
+}
+
+/* Ends a reservation: the volume appears, or (ok 0) is dropped. */
+static void
+vol_settle(struct vol_registry *reg, struct vol *v, int ok)
+{
+	pthread_mutex_lock(&reg->lock);
+	if (ok) {
+		v->creating = 0;
+		log_info("created volume %s", v->meta.name);
+	} else {
+		v->gone = 1;
+		vol_detach(reg, v);
+	}
+	vol_change_end(reg, v);
+}
+
+/* Renames a built volume into place (reserved, no lock held). */
 static int
-vol_install(struct vol_registry *reg, struct vol *v, const char *tmp,
+vol_place(struct vol_registry *reg, const struct vol *v, const char *tmp,
     char **cause)
 {
-	if (vol_find(reg, v->meta.name) != NULL) {
-		set_cause(cause, "volume %s exists", v->meta.name);
-		return -1;
-	}
 	if (rename(tmp, v->dir) != 0) {
 		if (errno == EEXIST || errno == ENOTEMPTY)
 			set_cause(cause, "%s exists but is not a loaded volume "
@@ -558,8 +702,6 @@ vol_install(struct vol_registry *reg, struct vol *v, const char *tmp,
 	}
 	if (fsync_dir(reg->volumes_dir) != 0)
 		log_warn("syncing %s: %s", reg->volumes_dir, strerror(errno));
-	vol_insert(reg, v);
-	log_info("created volume %s", v->meta.name);
 	return 0;
 }
 
@@ -574,49 +716,25 @@ vol_discard(const char *tmp)
 	}
 }
 
-static int
-vol_create_locked(struct vol_registry *reg, const char *name,
-    const json_t *opts, char **cause)
+/*
+ * Waits (reg->lock held) until no Create or Import of name is under way;
+ * returns name's volume then, or NULL. The lock is dropped while waiting.
+ */
+static struct vol *
+vol_wait_created(struct vol_registry *reg, const char *name)
 {
-	struct vol *v = NULL, *old;
-	char *tmp = NULL;
-	json_t *given;
-	int rc = -1;
+	struct vol *v;
 
-	given = opts != NULL && !json_is_null(opts) ? json_deep_copy(opts) :
-	    json_object();
-	old = vol_find(reg, name);
-	if (old != NULL) {
-		/* Docker re-sends Create for volumes it already knows. */
-		if (json_object_size(given) == 0 ||
-		    json_equal(given, old->meta.options))
-			rc = 0;
-		else
-			set_cause(cause, "volume %s already exists with "
-			    "different options", name);
-		goto out;
+	while ((v = vol_find_any(reg, name)) != NULL && v->creating) {
+		v->users++;
+		pthread_mutex_unlock(&reg->lock);
+		pthread_mutex_lock(&v->change);
+		pthread_mutex_lock(&reg->lock);
+		pthread_mutex_unlock(&v->change);
+		if (--v->users == 0 && v->gone)
+			vol_free(v);
 	}
-	v = vol_new(reg, name);
-	if (vopts_parse(given, &v->opts, cause) != 0)
-		goto out;
-	v->meta.name = xstrdup(name);
-	v->meta.created = time(NULL);
-	v->meta.options = json_incref(given);
-	if (v->opts.restore_from != NULL)
-		v->meta.restore = json_pack("{s:s}", "state", "pending");
-	if (vol_build(reg, v, &tmp, cause) != 0 ||
-	    vol_install(reg, v, tmp, cause) != 0)
-		goto out;
-	v = NULL;
-	free(tmp);
-	tmp = NULL;
-	rc = 0;
-out:
-	vol_discard(tmp);
-	free(tmp);
-	json_decref(given);
-	vol_free(v);
-	return rc;
+	return v;
 }
 
 struct vol_import {
@@ -629,47 +747,55 @@ vol_import_begin(struct vol_registry *reg, const char *name,
     struct vol_import **out, char **data, char **cause)
 {
 	struct vol_import *imp;
-	int rc = -1;
+	int taken;
 
 	*out = NULL;
 	*data = NULL;
 	if (name_volume_check(name, cause) != 0)
 		return -1;
-	imp = xcalloc(1, sizeof *imp);
 	pthread_mutex_lock(&reg->lock);
-	if (vol_find(reg, name) != NULL) {
+	taken = vol_find_any(reg, name) != NULL;
+	pthread_mutex_unlock(&reg->lock);
+	if (taken) {
 		set_cause(cause, "volume %s exists; import makes a new volume "
 		    "(remove it first, or import under another name)", name);
-		goto out;
+		return -1;
 	}
+	imp = xcalloc(1, sizeof *imp);
 	imp->v = vol_new(reg, name);
 	imp->v->meta.name = xstrdup(name);
 	imp->v->meta.created = time(NULL);
 	imp->v->meta.options = json_object();
-	if (vol_build(reg, imp->v, &imp->tmp, cause) != 0)
-		goto out;
+	if (vol_build(reg, imp->v, &imp->tmp, cause) != 0) {
+		vol_import_abort(reg, imp);
+		return -1;
+	}
 	*data = xasprintf("%s/data", imp->tmp);
 	*out = imp;
-	imp = NULL;
-	rc = 0;
-out:
-	pthread_mutex_unlock(&reg->lock);
-	if (imp != NULL)
-		vol_import_abort(reg, imp);
-	return rc;
+	return 0;
 }
 
 int
 vol_import_commit(struct vol_registry *reg, struct vol_import *imp,
     char **cause)
 {
+	struct vol *v = imp->v;
 	int rc;
 
 	pthread_mutex_lock(&reg->lock);
-	rc = vol_install(reg, imp->v, imp->tmp, cause);
-	if (rc == 0)
-		imp->v = NULL;
+	if (vol_find_any(reg, v->meta.name) != NULL) {
+		pthread_mutex_unlock(&reg->lock);
+		set_cause(cause, "volume %s exists", v->meta.name);
+		vol_import_abort(reg, imp);
+		return -1;
+	}
+	vol_reserve(reg, v);
+	imp->v = NULL;		/* the registry's now */
 	pthread_mutex_unlock(&reg->lock);
+	rc = vol_place(reg, v, imp->tmp, cause);
+	if (rc != 0)
+		vol_discard(imp->tmp);
+	vol_settle(reg, v, rc == 0);
 	vol_import_abort(reg, imp);
 	return rc;
 }
@@ -691,13 +817,53 @@ int
 vol_create(struct vol_registry *reg, const char *name, const json_t *opts,
     char **cause)
 {
-	int rc;
+	struct vol *v, *old;
+	char *tmp = NULL;
+	json_t *given;
+	int rc = -1;
 
 	if (name_volume_check(name, cause) != 0)
 		return -1;
+	given = opts != NULL && !json_is_null(opts) ? json_deep_copy(opts) :
+	    json_object();
+	v = vol_new(reg, name);
+	if (vopts_parse(given, &v->opts, cause) != 0) {
+		vol_free(v);
+		json_decref(given);
+		return -1;
+	}
 	pthread_mutex_lock(&reg->lock);
-	rc = vol_create_locked(reg, name, opts, cause);
+	old = vol_wait_created(reg, name);
+	if (old != NULL) {
+		/* Docker re-sends Create for volumes it already knows. */
+		if (json_object_size(given) == 0 ||
+		    json_equal(given, old->meta.options))
+			rc = 0;
+		else
+			set_cause(cause, "volume %s already exists with "
+			    "different options", name);
+		pthread_mutex_unlock(&reg->lock);
+		vol_free(v);
+		json_decref(given);
+		return rc;
+	}
+	v->meta.name = xstrdup(name);
+	v->meta.created = time(NULL);
+	v->meta.options = given;	/* taken */
+	if (v->opts.restore_from != NULL)
+		v->meta.restore = json_pack("{s:s}", "state", "pending");
+	vol_reserve(reg, v);
 	pthread_mutex_unlock(&reg->lock);
+
+	if (vol_build(reg, v, &tmp, cause) == 0 &&
+	    vol_place(reg, v, tmp, cause) == 0) {
+		free(tmp);
+		tmp = NULL;
+		rc = 0;
+	}
+	vol_discard(tmp);
+	free(tmp);
+	vol_settle(reg, v, rc == 0);
 	return rc;
 }
 
@@ -706,15 +872,13 @@ vol_remove(struct vol_registry *reg, const char *name, char **cause)
 {
 	struct vol *v;
 	char suffix[17], *trash = NULL;
-	int rc = -1;
 
-	pthread_mutex_lock(&reg->lock);
-	v = vol_lookup(reg, name, cause);
+	v = vol_change_begin(reg, name, cause);
 	if (v == NULL)
-		goto out;
+		return -1;
 	if (v->staging != NULL) {
 		set_cause(cause, "volume %s is being restored", name);
-		goto out;
+		goto fail;
 	}
 	if (refs_total(&v->meta.refs) > 0) {
 		char *id = utf8_clip(v->meta.refs.v[0].id, 12);
@@ -722,29 +886,87 @@ vol_remove(struct vol_registry *reg, const char *name, char **cause)
 		    "%s); stop the containers using it first", name,
 		    refs_total(&v->meta.refs), id);
 		free(id);
-		goto out;
+		goto fail;
 	}
+	pthread_mutex_unlock(&reg->lock);
+
 	if (reg->os->mounted(v->mountpoint) &&
 	    reg->os->unbind(v->mountpoint, cause) != 0)
-		goto out;
+		goto fail_unlocked;
 	random_hex(suffix, 16);
 	trash = xasprintf("%s/%s.%s", reg->trash_dir, name, suffix);
 	if (rename(v->dir, trash) != 0) {
 		set_cause(cause, "removing volume %s: renaming %s: %s", name,
 		    v->dir, strerror(errno));
-		goto out;
+		goto fail_unlocked;
 	}
+	free(trash);
 	if (fsync_dir(reg->volumes_dir) != 0)
 		log_warn("syncing %s: %s", reg->volumes_dir, strerror(errno));
+
+	pthread_mutex_lock(&reg->lock);
+	v->gone = 1;
 	vol_detach(reg, v);
-	vol_free(v);
 	pthread_cond_broadcast(&reg->restored);
+	vol_change_end(reg, v);
 	vol_reap_request(reg);
 	log_info("removed volume %s", name);
-	rc = 0;
-out:
-	pthread_mutex_unlock(&reg->lock);
+	return 0;
+
+fail_unlocked:
 	free(trash);
+	pthread_mutex_lock(&reg->lock);
+fail:
+	vol_change_end(reg, v);
+	return -1;
+}
+
+/*
+ * Waits (at most restore_wait seconds) while name's restore-from is
+ * pending; 0 when it no longer is, or -1 with *cause. Holds no change
+ * lock: the restore's end is a change of the volume.
+ */
+static int
+vol_wait_restored(struct vol_registry *reg, const char *name, char **cause)
+{
+	struct timespec ts;
+	struct vol *v;
+	int rc = 0, timed_out = 0;
+
+	pthread_mutex_lock(&reg->lock);
+	v = vol_lookup(reg, name, cause);
+	if (v == NULL) {
+		pthread_mutex_unlock(&reg->lock);
+		return -1;
+	}
+	if (!vol_restore_pending(v)) {
+		pthread_mutex_unlock(&reg->lock);
+		return 0;
+	}
+	v->users++;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += reg->restore_wait;
+	for (;;) {
+		/* The volume may have been removed while we waited. */
+		if (v->gone) {
+			set_cause(cause, "no such volume: %s", name);
+			rc = -1;
+			break;
+		}
+		if (!vol_restore_pending(v))
+			break;
+		if (timed_out) {
+			set_cause(cause, "volume %s is still being restored "
+			    "(%d%%)", name, v->restore_percent);
+			rc = -1;
+			break;
+		}
+		timed_out = pthread_cond_timedwait(&reg->restored,
+		    &reg->lock, &ts) == ETIMEDOUT;
+	}
+	if (--v->users == 0 && v->gone)
+		vol_free(v);
+	pthread_mutex_unlock(&reg->lock);
 	return rc;
 }
 
@@ -752,112 +974,118 @@ int
 vol_mount(struct vol_registry *reg, const char *name, const char *id,
     char **mountpoint, char **cause)
 {
+	struct vol_meta next;
 	struct vol *v;
 	struct stat st;
-	int bound = 0, rc = -1;
+	int bound = 0;
 
-	pthread_mutex_lock(&reg->lock);
-	v = vol_lookup(reg, name, cause);
+	memset(&next, 0, sizeof next);
+	if (vol_wait_restored(reg, name, cause) != 0)
+		return -1;
+	v = vol_change_begin(reg, name, cause);
 	if (v == NULL)
-		goto out;
+		return -1;
 	if (vol_restore_pending(v)) {
-		struct timespec ts;
-		int timed_out = 0;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += reg->restore_wait;
-		for (;;) {
-			/* The volume may have been removed while we waited. */
-			if (vol_find(reg, name) != v) {
-				set_cause(cause, "no such volume: %s", name);
-				goto out;
-			}
-			if (!vol_restore_pending(v))
-				break;
-			if (timed_out) {
-				set_cause(cause, "volume %s is still being "
-				    "restored (%d%%)", name, v->restore_percent);
-				goto out;
-			}
-			timed_out = pthread_cond_timedwait(&reg->restored,
-			    &reg->lock, &ts) == ETIMEDOUT;
-		}
+		set_cause(cause, "volume %s is still being restored (%d%%)",
+		    name, v->restore_percent);
+		goto fail;
 	}
 	if (v->meta.restore != NULL && strcmp(json_string_value(
 	    json_object_get(v->meta.restore, "state")), "failed") == 0) {
 		set_cause(cause, "volume %s could not be restored: %s; remove "
 		    "it and create it again", name, json_string_value(
 		    json_object_get(v->meta.restore, "error")));
-		goto out;
+		goto fail;
 	}
 	if (v->staging != NULL) {
 		set_cause(cause, "volume %s is being restored; mount it when "
 		    "the restore has finished", name);
-		goto out;
+		goto fail;
 	}
+	/* This change alone writes v->meta until it ends: read it unlocked. */
+	pthread_mutex_unlock(&reg->lock);
+
 	if (lstat(v->data, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		/* Never hand out an empty directory in place of lost data. */
 		set_cause(cause, "volume %s: its data directory %s is missing; "
 		    "not mounting an empty volume in its place", name, v->data);
-		goto out;
+		goto fail_unlocked;
+	}
+	meta_copy(&next, &v->meta);
+	if (refs_add(&next.refs, id) != 0) {
+		set_cause(cause, "volume %s: too many mount IDs", name);
+		goto fail_unlocked;
 	}
 	if (!reg->os->mounted(v->mountpoint)) {
 		if (reg->os->bind(v->data, v->mountpoint, cause) != 0)
-			goto out;
+			goto fail_unlocked;
 		bound = 1;
 	}
-	if (refs_add(&v->meta.refs, id) != 0) {
-		set_cause(cause, "volume %s: too many mount IDs", name);
-		goto undo;
+	next.last_used = now_ms();
+	if (vol_save(reg, v->dir, &next, cause) != 0) {
+		if (bound)
+			reg->os->unbind(v->mountpoint, NULL);
+		goto fail_unlocked;
 	}
-	v->meta.last_used = now_ms();
-	if (meta_save(v->dir, &v->meta, cause) != 0) {
-		refs_del(&v->meta.refs, id);
-		goto undo;
-	}
+
+	pthread_mutex_lock(&reg->lock);
+	vol_publish(v, &next);
 	*mountpoint = xstrdup(v->mountpoint);
 	log_info("mounted volume %s for %.12s (%u reference(s))", name, id,
 	    refs_total(&v->meta.refs));
-	rc = 0;
-	goto out;
-undo:
-	if (bound)
-		reg->os->unbind(v->mountpoint, NULL);
-out:
-	pthread_mutex_unlock(&reg->lock);
-	return rc;
+	vol_change_end(reg, v);
+	meta_free(&next);
+	return 0;
+
+fail_unlocked:
+	pthread_mutex_lock(&reg->lock);
+fail:
+	vol_change_end(reg, v);
+	meta_free(&next);
+	return -1;
 }
 
 int
 vol_unmount(struct vol_registry *reg, const char *name, const char *id,
     char **cause)
 {
+	struct vol_meta next;
 	struct vol *v;
 	int rc = -1;
 
-	pthread_mutex_lock(&reg->lock);
-	v = vol_lookup(reg, name, cause);
+	v = vol_change_begin(reg, name, cause);
 	if (v == NULL)
-		goto out;
-	if (!refs_del(&v->meta.refs, id)) {
+		return -1;
+	pthread_mutex_unlock(&reg->lock);
+	meta_copy(&next, &v->meta);
+	if (!refs_del(&next.refs, id)) {
 		log_info("unmount of volume %s for unknown ID %.12s: nothing "
 		    "to do", name, id);
 		rc = 0;
 		goto out;
 	}
-	if (refs_total(&v->meta.refs) == 0 &&
-	    reg->os->unbind(v->mountpoint, cause) != 0) {
-		refs_add(&v->meta.refs, id);
+	if (refs_total(&next.refs) == 0 &&
+	    reg->os->unbind(v->mountpoint, cause) != 0)
 		goto out;
-	}
-	v->meta.last_used = now_ms();
-	if (meta_save(v->dir, &v->meta, cause) != 0)
-		goto out;
-	log_info("unmounted volume %s for %.12s (%u reference(s) left)", name,
-	    id, refs_total(&v->meta.refs));
-	rc = 0;
+	next.last_used = now_ms();
+	/*
+	 * Unlike a Mount, this cannot be taken back: the container is gone.
+	 * Memory follows it even if the save failed; the disk catches up at
+	 * the next change, or at start (references without a mount go).
+	 */
+	rc = vol_save(reg, v->dir, &next, cause);
+	pthread_mutex_lock(&reg->lock);
+	vol_publish(v, &next);
+	if (rc == 0)
+		log_info("unmounted volume %s for %.12s (%u reference(s) "
+		    "left)", name, id, refs_total(&v->meta.refs));
+	vol_change_end(reg, v);
+	meta_free(&next);
+	return rc;
 out:
-	pthread_mutex_unlock(&reg->lock);
+	pthread_mutex_lock(&reg->lock);
+	vol_change_end(reg, v);
+	meta_free(&next);
 	return rc;
 }
 
@@ -976,6 +1204,8 @@ vol_list(struct vol_registry *reg)
 
 	pthread_mutex_lock(&reg->lock);
 	for (i = 0; i < reg->n; i++) {
+		if (reg->v[i]->creating)
+			continue;
 		item = json_pack("{s:s}", "Name", reg->v[i]->meta.name);
 		if (refs_total(&reg->v[i]->meta.refs) > 0)
 			json_object_set_new(item, "Mountpoint",
@@ -1011,39 +1241,40 @@ vol_restore_begin(struct vol_registry *reg, const char *name,
     char **staging, char **data, char **cause)
 {
 	struct vol *v;
-	char suffix[17];
-	int rc = -1;
+	char suffix[17], *dir;
 
 	*staging = *data = NULL;
-	pthread_mutex_lock(&reg->lock);
-	v = vol_lookup(reg, name, cause);
+	v = vol_change_begin(reg, name, cause);
 	if (v == NULL)
-		goto out;
+		return -1;
 	if (v->staging != NULL) {
 		set_cause(cause, "volume %s is already being restored", name);
-		goto out;
+		goto fail;
 	}
 	if (refs_total(&v->meta.refs) > 0) {
 		set_cause(cause, "volume %s is mounted (%u mount(s)); stop the "
 		    "containers using it before restoring into it", name,
 		    refs_total(&v->meta.refs));
-		goto out;
+		goto fail;
 	}
-	random_hex(suffix, 16);
-	v->staging = xasprintf("%s/restore-%s", v->dir, suffix);
-	if (mkdir(v->staging, 0755) != 0) {
-		set_cause(cause, "creating %s: %s", v->staging,
-		    strerror(errno));
-		free(v->staging);
-		v->staging = NULL;
-		goto out;
-	}
-	*staging = xstrdup(v->staging);
-	*data = xstrdup(v->data);
-	rc = 0;
-out:
 	pthread_mutex_unlock(&reg->lock);
-	return rc;
+	random_hex(suffix, 16);
+	dir = xasprintf("%s/restore-%s", v->dir, suffix);
+	if (mkdir(dir, 0755) != 0) {
+		set_cause(cause, "creating %s: %s", dir, strerror(errno));
+		free(dir);
+		pthread_mutex_lock(&reg->lock);
+		goto fail;
+	}
+	*staging = xstrdup(dir);
+	*data = xstrdup(v->data);
+	pthread_mutex_lock(&reg->lock);
+	v->staging = dir;
+	vol_change_end(reg, v);
+	return 0;
+fail:
+	vol_change_end(reg, v);
+	return -1;
 }
 
 int
@@ -1051,18 +1282,21 @@ vol_restore_end(struct vol_registry *reg, const char *name, int ok,
     char **cause)
 {
 	struct vol *v;
-	char suffix[17], *trash = NULL, *why = NULL;
-	int rc = -1;
+	char suffix[17], *trash, *why = NULL, *staging;
+	int rc = 0;
 
-	pthread_mutex_lock(&reg->lock);
-	v = vol_find(reg, name);
+	v = vol_change_begin(reg, name, NULL);
 	if (v == NULL || v->staging == NULL) {
 		set_cause(cause, "volume %s has no restore in progress", name);
-		goto out;
+		if (v != NULL)
+			vol_change_end(reg, v);
+		return -1;
 	}
-	rc = 0;
+	/* Mount, Remove and another restore refuse while staging is set. */
+	staging = v->staging;
+	pthread_mutex_unlock(&reg->lock);
 	if (ok) {
-		if (renameat2(AT_FDCWD, v->staging, AT_FDCWD, v->data,
+		if (renameat2(AT_FDCWD, staging, AT_FDCWD, v->data,
 		    RENAME_EXCHANGE) != 0) {
 			set_cause(cause, "swapping the restored data into %s: "
 			    "%s", v->data, strerror(errno));
@@ -1074,20 +1308,20 @@ vol_restore_end(struct vol_registry *reg, const char *name, int ok,
 	/* The staging path now holds the old data, or the failed restore. */
 	random_hex(suffix, 16);
 	trash = xasprintf("%s/%s.restore.%s", reg->trash_dir, name, suffix);
-	if (rename(v->staging, trash) != 0) {
-		if (remove_tree(v->staging, &why) != 0) {
+	if (rename(staging, trash) != 0) {
+		if (remove_tree(staging, &why) != 0) {
 			log_error("%s", why);
 			free(why);
 		}
 	} else
 		vol_reap_request(reg);
+	free(trash);
 	log_info("volume %s: restore %s", name, !ok ? "abandoned" : rc == 0 ?
 	    "complete" : "failed");
-	free(v->staging);
+	pthread_mutex_lock(&reg->lock);
 	v->staging = NULL;
-out:
-	pthread_mutex_unlock(&reg->lock);
-	free(trash);
+	vol_change_end(reg, v);
+	free(staging);
 	return rc;
 }
 
@@ -1118,22 +1352,24 @@ int
 vol_backup_record(struct vol_registry *reg, const char *name,
     const struct vol_backup_note *n, char **cause)
 {
+	struct vol_meta next;
 	struct vol *v;
 	char when[32];
 	struct tm tm;
 	json_t *b;
-	int rc = -1, ok;
+	int rc, ok;
 
-	pthread_mutex_lock(&reg->lock);
-	v = vol_lookup(reg, name, cause);
+	v = vol_change_begin(reg, name, cause);
 	if (v == NULL)
-		goto out;
-	if (v->meta.backups == NULL)
-		v->meta.backups = json_object();
-	b = json_object_get(v->meta.backups, n->server);
+		return -1;
+	pthread_mutex_unlock(&reg->lock);
+	meta_copy(&next, &v->meta);
+	if (next.backups == NULL)
+		next.backups = json_object();
+	b = json_object_get(next.backups, n->server);
 	if (b == NULL) {
 		b = json_object();
-		json_object_set_new(v->meta.backups, n->server, b);
+		json_object_set_new(next.backups, n->server, b);
 	}
 	ok = strcmp(n->result, "ok") == 0;
 	gmtime_r(&n->finished, &tm);
@@ -1165,9 +1401,12 @@ vol_backup_record(struct vol_registry *reg, const char *name,
 		json_object_set_new(b, "failures_total", json_integer(
 		    json_integer_value(json_object_get(b, "failures_total")) +
 		    1));
-	rc = meta_save(v->dir, &v->meta, cause);
-out:
-	pthread_mutex_unlock(&reg->lock);
+	/* What happened happened: kept in memory even if not saved. */
+	rc = vol_save(reg, v->dir, &next, cause);
+	pthread_mutex_lock(&reg->lock);
+	vol_publish(v, &next);
+	vol_change_end(reg, v);
+	meta_free(&next);
 	return rc;
 }
 
@@ -1179,7 +1418,7 @@ vol_backup_all(struct vol_registry *reg)
 
 	pthread_mutex_lock(&reg->lock);
 	for (i = 0; i < reg->n; i++) {
-		if (reg->v[i]->meta.backups != NULL &&
+		if (!reg->v[i]->creating && reg->v[i]->meta.backups != NULL &&
 		    json_object_size(reg->v[i]->meta.backups) > 0)
 			json_object_set_new(all, reg->v[i]->meta.name,
 			    json_deep_copy(reg->v[i]->meta.backups));
@@ -1196,7 +1435,7 @@ vol_schedules(struct vol_registry *reg)
 
 	pthread_mutex_lock(&reg->lock);
 	for (i = 0; i < reg->n; i++) {
-		if (reg->v[i]->opts.schedule != NULL)
+		if (!reg->v[i]->creating && reg->v[i]->opts.schedule != NULL)
 			json_object_set_new(all, reg->v[i]->meta.name,
 			    json_string(reg->v[i]->opts.schedule));
 	}
@@ -1245,7 +1484,7 @@ vol_pending_restores(struct vol_registry *reg)
 
 	pthread_mutex_lock(&reg->lock);
 	for (i = 0; i < reg->n; i++) {
-		if (vol_restore_pending(reg->v[i]))
+		if (!reg->v[i]->creating && vol_restore_pending(reg->v[i]))
 			json_array_append_new(names,
 			    json_string(reg->v[i]->meta.name));
 	}
@@ -1269,27 +1508,31 @@ int
 vol_restore_finish(struct vol_registry *reg, const char *name, int ok,
     const char *error, char **cause)
 {
+	struct vol_meta next;
 	struct vol *v;
-	int rc = -1;
+	int rc;
 
-	pthread_mutex_lock(&reg->lock);
-	v = vol_lookup(reg, name, cause);
-	if (v != NULL) {
-		json_decref(v->meta.restore);
-		v->meta.restore = json_pack("{s:s}", "state", ok ? "done" :
-		    "failed");
-		if (!ok) {
-			char *clean = utf8_clip(error != NULL ? error :
-			    "failed", 2000);
-			json_object_set_new(v->meta.restore, "error",
-			    json_string(clean));
-			free(clean);
-		}
-		v->restore_percent = ok ? 100 : v->restore_percent;
-		rc = meta_save(v->dir, &v->meta, cause);
-		pthread_cond_broadcast(&reg->restored);
-	}
+	v = vol_change_begin(reg, name, cause);
+	if (v == NULL)
+		return -1;
 	pthread_mutex_unlock(&reg->lock);
+	meta_copy(&next, &v->meta);
+	json_decref(next.restore);
+	next.restore = json_pack("{s:s}", "state", ok ? "done" : "failed");
+	if (!ok) {
+		char *clean = utf8_clip(error != NULL ? error : "failed", 2000);
+		json_object_set_new(next.restore, "error", json_string(clean));
+		free(clean);
+	}
+	/* Kept in memory even if not saved: a Mount waiting for it goes on. */
+	rc = vol_save(reg, v->dir, &next, cause);
+	pthread_mutex_lock(&reg->lock);
+	vol_publish(v, &next);
+	if (ok)
+		v->restore_percent = 100;
+	pthread_cond_broadcast(&reg->restored);
+	vol_change_end(reg, v);
+	meta_free(&next);
 	return rc;
 }
 

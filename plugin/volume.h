@@ -2,13 +2,19 @@
  * volume: the registry of privateer volumes. Each volume is a directory
  * <state>/volumes/<name>/ holding meta.json and data/; the data is exposed
  * to containers by a bind mount at <mount root>/<name>, where the mount root
- * is the plugin's propagated mount. OS effects (mounting) go through a small
- * function table so tests can substitute them.
+ * is the plugin's propagated mount. OS effects (mounting, durable writes)
+ * go through a small function table so tests can substitute them.
+ *
+ * Readers (Get, List, Path, the status of every volume) never wait for a
+ * disk: a change to a volume holds that volume's own lock for its whole
+ * length, I/O included, and the registry's lock only to read what it
+ * starts from and to publish what it has persisted.
  */
 #ifndef PRIVATEER_VOLUME_H
 #define PRIVATEER_VOLUME_H
 
 #include <jansson.h>
+#include <stddef.h>
 
 struct vol_os {
 	/* Makes dst (creating it) show the directory src. */
@@ -17,6 +23,14 @@ struct vol_os {
 	int (*unbind)(const char *dst, char **cause);
 	/* 1 if path is currently a mount point, else 0. */
 	int (*mounted)(const char *path);
+	/*
+	 * Replaces path with len bytes of data atomically and durably: a
+	 * temporary file, fsync, rename, fsync of the directory. Every
+	 * meta.json is written through here, never under the registry's
+	 * lock (tests slow it down or make it fail).
+	 */
+	int (*write_file)(const char *path, const void *data, size_t len,
+	    char **cause);
 };
 
 extern const struct vol_os vol_os_linux;

@@ -1,11 +1,14 @@
 /*
- * fake_os: the in-memory vol_os of fake_os.h. Not thread-safe on its own;
- * the registry calls it with its lock held, which is enough.
+ * fake_os: the in-memory vol_os of fake_os.h. The registry calls it from
+ * several threads at once (changes of different volumes), so one mutex
+ * guards the fake's memory; a held write waits on a condition.
  */
 #include "fake_os.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +16,11 @@
 #include "util.h"
 
 struct fake_os_state fake_os_state;
+
+static pthread_mutex_t fake_os_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t fake_os_cond = PTHREAD_COND_INITIALIZER;
+static int fake_os_holding;
+static unsigned fake_os_nheld;
 
 static int
 fake_os_find(const char *path)
@@ -63,12 +71,16 @@ fake_os_reset(void)
 {
 	struct fake_os_state *s = &fake_os_state;
 
+	pthread_mutex_lock(&fake_os_lock);
 	while (s->nmounted > 0)
 		fake_os_forget(s->nmounted - 1);
 	free(s->last_bind_src);
 	free(s->last_bind_dst);
 	free(s->last_unbind);
 	memset(s, 0, sizeof *s);
+	fake_os_holding = 0;
+	pthread_cond_broadcast(&fake_os_cond);
+	pthread_mutex_unlock(&fake_os_lock);
 }
 
 int
@@ -100,16 +112,18 @@ static int
 fake_os_bind(const char *src, const char *dst, char **cause)
 {
 	struct fake_os_state *s = &fake_os_state;
+	int rc = -1;
 
+	pthread_mutex_lock(&fake_os_lock);
 	if (s->fail_bind > 0) {
 		s->fail_bind--;
 		set_cause(cause, "fake bind of %s on %s failed", src, dst);
-		return -1;
+		goto out;
 	}
 	if (mkdir(dst, 0755) != 0 && errno != EEXIST) {
 		set_cause(cause, "fake bind: creating %s: %s", dst,
 		    strerror(errno));
-		return -1;
+		goto out;
 	}
 	fake_os_remember(dst, src);
 	s->binds++;
@@ -117,7 +131,10 @@ fake_os_bind(const char *src, const char *dst, char **cause)
 	free(s->last_bind_dst);
 	s->last_bind_src = xstrdup(src);
 	s->last_bind_dst = xstrdup(dst);
-	return 0;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&fake_os_lock);
+	return rc;
 }
 
 static int
@@ -126,9 +143,11 @@ fake_os_unbind(const char *dst, char **cause)
 	struct fake_os_state *s = &fake_os_state;
 	int i;
 
+	pthread_mutex_lock(&fake_os_lock);
 	s->unbind_calls++;
 	if (s->fail_unbind > 0) {
 		s->fail_unbind--;
+		pthread_mutex_unlock(&fake_os_lock);
 		set_cause(cause, "fake unbind of %s failed", dst);
 		return -1;
 	}
@@ -140,17 +159,89 @@ fake_os_unbind(const char *dst, char **cause)
 		s->last_unbind = xstrdup(dst);
 	}
 	(void)rmdir(dst);
+	pthread_mutex_unlock(&fake_os_lock);
 	return 0;
 }
 
 static int
 fake_os_mounted(const char *path)
 {
-	return fake_os_is_mounted(path);
+	int on;
+
+	pthread_mutex_lock(&fake_os_lock);
+	on = fake_os_is_mounted(path);
+	pthread_mutex_unlock(&fake_os_lock);
+	return on;
+}
+
+static int
+fake_os_write_file(const char *path, const void *data, size_t len,
+    char **cause)
+{
+	struct fake_os_state *s = &fake_os_state;
+
+	pthread_mutex_lock(&fake_os_lock);
+	s->writes++;
+	if (s->fail_write > 0) {
+		s->fail_write--;
+		pthread_mutex_unlock(&fake_os_lock);
+		set_cause(cause, "fake write of %s failed", path);
+		return -1;
+	}
+	fake_os_nheld++;
+	pthread_cond_broadcast(&fake_os_cond);
+	while (fake_os_holding)
+		pthread_cond_wait(&fake_os_cond, &fake_os_lock);
+	fake_os_nheld--;
+	pthread_mutex_unlock(&fake_os_lock);
+	return write_file_atomic(path, data, len, 0600, cause);
+}
+
+void
+fake_os_hold_writes(int on)
+{
+	pthread_mutex_lock(&fake_os_lock);
+	fake_os_holding = on;
+	pthread_cond_broadcast(&fake_os_cond);
+	pthread_mutex_unlock(&fake_os_lock);
+}
+
+int
+fake_os_wait_held(unsigned n, int ms)
+{
+	struct timespec deadline;
+	int ok;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += ms / 1000;
+	deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&fake_os_lock);
+	while (fake_os_nheld < n && pthread_cond_timedwait(&fake_os_cond,
+	    &fake_os_lock, &deadline) != ETIMEDOUT)
+		;
+	ok = fake_os_nheld >= n;
+	pthread_mutex_unlock(&fake_os_lock);
+	return ok;
+}
+
+unsigned
+fake_os_held(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&fake_os_lock);
+	n = fake_os_nheld;
+	pthread_mutex_unlock(&fake_os_lock);
+	return n;
 }
 
 const struct vol_os fake_os = {
 	fake_os_bind,
 	fake_os_unbind,
 	fake_os_mounted,
+	fake_os_write_file,
 };

@@ -4,7 +4,9 @@
  * mounted, unbind forgets it and removes the directory, and mounted answers
  * from that memory. The memory outlives vol_close(), so a test can reopen a
  * registry and say which mounts "survived". Calls are counted and a bind or
- * unbind failure can be injected.
+ * unbind failure can be injected. write_file really writes (atomically,
+ * durably), and can be made to fail, or to wait until the test lets it go:
+ * a "slow fsync" that the test controls.
  */
 #ifndef PRIVATEER_FAKE_OS_H
 #define PRIVATEER_FAKE_OS_H
@@ -27,6 +29,9 @@ struct fake_os_state {
 
 	int fail_bind;			/* fail the next N binds */
 	int fail_unbind;		/* fail the next N unbinds */
+
+	unsigned writes;		/* write_file calls */
+	int fail_write;			/* fail the next N writes */
 };
 
 extern struct fake_os_state fake_os_state;
@@ -40,5 +45,14 @@ int fake_os_is_mounted(const char *path);
 void fake_os_set_mounted(const char *path, const char *src, int on);
 /* The source path mounted on path, or NULL. */
 const char *fake_os_source(const char *path);
+/*
+ * With on, every write_file waits before writing until the writes are
+ * let go (on 0). Thread-safe.
+ */
+void fake_os_hold_writes(int on);
+/* Waits up to ms milliseconds until n writes are held; 1 if they are. */
+int fake_os_wait_held(unsigned n, int ms);
+/* How many writes are held now. */
+unsigned fake_os_held(void);
 
 #endif

@@ -5,9 +5,13 @@
  * Name with an embedded NUL, missing or empty ID, bad Opts, duplicate keys
  * and bodies over API_BODY_MAX. api_handle runs against a real registry in
  * a mkdtemp directory with the fake vol_os: Activate, Capabilities, 404 and
- * 405, 400 for bad requests, the Create/Get/List/Mount/Path/Unmount/Remove
- * happy path checked field by field, 500 with a non-empty Err for failures,
- * and Privateer.Status/Reload failing cleanly when there is no fleet.
+ * 405, 400 for bad requests (bad volume names and options included), the
+ * Create/Get/List/Mount/Path/Unmount/Remove happy path checked field by
+ * field, 409 for a Create that conflicts with an existing volume, 500 with
+ * a non-empty Err for other failures, and Privateer.Status/Reload failing
+ * cleanly when there is no fleet. With a scheduler: a removed volume's
+ * entry leaves schedule.json (a new volume of that name starts afresh),
+ * and entries of volumes that are gone are dropped at start.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,8 +27,10 @@
 
 #include "api.h"
 #include "log.h"
+#include "meta.h"
 #include "name.h"
 #include "refs.h"
+#include "schedule.h"
 #include "util.h"
 #include "volume.h"
 
@@ -102,6 +108,7 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 
+	schedule_stop(f->ctx.sched);	/* a test that failed half-way */
 	vol_close(f->reg);
 	(void)remove_tree(f->root, NULL);
 	fake_os_reset();
@@ -372,7 +379,7 @@ test_decode_name(void **state)
 	api_req_free(&req);
 	assert_null(req.name);
 
-	/* Names are checked later by the registry, not here. */
+	/* Names are checked later (api_handle, the registry), not here. */
 	decode_ok(API_REMOVE, "{\"Name\": \"\"}", &req);
 	assert_string_equal(req.name, "");
 	api_req_free(&req);
@@ -715,20 +722,30 @@ test_handle_errors(void **state)
 	    "\"ID\": \"x\"}", 500, "no such volume");
 	call_err(f, "POST", "/VolumeDriver.Remove", "{\"Name\": \"nope\"}",
 	    500, "no such volume");
+	/* Bad input is the client's fault: 400, whatever the operation. */
 	call_err(f, "POST", "/VolumeDriver.Create", "{\"Name\": \"../x\"}",
-	    500, "volume name");
-	call_err(f, "POST", "/VolumeDriver.Create", "{\"Name\": \"\"}", 500,
+	    400, "volume name");
+	call_err(f, "POST", "/VolumeDriver.Create", "{\"Name\": \"\"}", 400,
 	    "empty");
+	call_err(f, "POST", "/VolumeDriver.Create", "{\"Name\": \".hidden\"}",
+	    400, "letter or digit");
+	call_err(f, "POST", "/VolumeDriver.Remove", "{\"Name\": \"a/b\"}",
+	    400, "'/'");
+	call_err(f, "POST", "/VolumeDriver.Get", "{\"Name\": \"a..b\"}", 400,
+	    "..");
+	call_err(f, "POST", "/VolumeDriver.Mount", "{\"Name\": \"a\\u0001\", "
+	    "\"ID\": \"x\"}", 400, "control character");
 	call_err(f, "POST", "/VolumeDriver.Create", "{\"Name\": \"v\", "
-	    "\"Opts\": {\"size\": \"1G\"}}", 500, "backup=SERVER");
+	    "\"Opts\": {\"size\": \"1G\"}}", 400, "backup=SERVER");
 	call_err(f, "POST", "/VolumeDriver.Create", "{\"Name\": \"v\", "
-	    "\"Opts\": {\"schedule\": \"every day\"}}", 500, "schedule");
+	    "\"Opts\": {\"schedule\": \"every day\"}}", 400, "schedule");
 
 	j = call_ok(f, "/VolumeDriver.Create", "{\"Name\": \"v\", \"Opts\": "
 	    "{\"backup\": \"a\"}}");
 	json_decref(j);
+	/* The name is taken: a conflict, not a failure of ours. */
 	call_err(f, "POST", "/VolumeDriver.Create", "{\"Name\": \"v\", "
-	    "\"Opts\": {\"backup\": \"b\"}}", 500, "different options");
+	    "\"Opts\": {\"backup\": \"b\"}}", 409, "different options");
 
 	fake_os_state.fail_bind = 1;
 	call_err(f, "POST", "/VolumeDriver.Mount", "{\"Name\": \"v\", "
@@ -810,6 +827,91 @@ test_handle_non_ascii(void **state)
 	}
 }
 
+/* ---- the scheduler's state follows the volumes ---- */
+
+/* schedule.json as JSON (caller decrefs), or NULL. */
+static json_t *
+sched_state(const char *path)
+{
+	char *text;
+	size_t len;
+	json_t *j;
+
+	text = read_file_capped(path, 1024 * 1024, &len);
+	if (text == NULL)
+		return NULL;
+	j = json_loadb(text, len, 0, NULL);
+	free(text);
+	return j;
+}
+
+/*
+ * Waits (at most 5 s) until key is in schedule.json (present 1) or not
+ * (present 0); its value then, 0 if absent, or -1 if it never happened.
+ */
+static json_int_t
+sched_wait(const char *path, const char *key, int present)
+{
+	json_int_t v = -1;
+	json_t *j, *e;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		j = sched_state(path);
+		e = json_object_get(j, key);
+		if (j != NULL && (e != NULL) == present) {
+			v = present ? json_integer_value(e) : 0;
+			json_decref(j);
+			break;
+		}
+		json_decref(j);
+		usleep(10000);
+	}
+	return v;
+}
+
+static void
+test_schedule_follows_volumes(void **state)
+{
+	struct fixture *f = *state;
+	json_int_t first, again;
+	char *path;
+	json_t *j;
+
+	/* Left by a volume removed before this fix, or while down. */
+	path = xasprintf("%s/schedule.json", f->root);
+	j = json_pack("{s:i, s:i}", "volume/ghost", 1000, "job/x/srv", 1000);
+	assert_int_equal(meta_write_json(path, j, NULL), 0);
+	json_decref(j);
+	f->ctx.sched = schedule_start(f->reg, NULL, NULL, path);
+
+	j = call_ok(f, "/VolumeDriver.Create", "{\"Name\": \"v\", \"Opts\": "
+	    "{\"schedule\": \"@hourly\"}}");
+	json_decref(j);
+	first = sched_wait(path, "volume/v", 1);
+	assert_true(first > 0);
+	assert_int_equal(sched_wait(path, "volume/ghost", 0), 0);
+	/* Jobs come from privateer.json, not from volumes: kept. */
+	j = sched_state(path);
+	assert_non_null(json_object_get(j, "job/x/srv"));
+	json_decref(j);
+
+	/* Removed: its entry goes; a new volume of the name starts afresh. */
+	j = call_ok(f, "/VolumeDriver.Remove", "{\"Name\": \"v\"}");
+	json_decref(j);
+	assert_int_equal(sched_wait(path, "volume/v", 0), 0);
+	sleep(1);
+	j = call_ok(f, "/VolumeDriver.Create", "{\"Name\": \"v\", \"Opts\": "
+	    "{\"schedule\": \"@hourly\"}}");
+	json_decref(j);
+	again = sched_wait(path, "volume/v", 1);
+	assert_true(again > first);
+
+	schedule_stop(f->ctx.sched);
+	f->ctx.sched = NULL;
+	free(path);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -838,6 +940,7 @@ main(void)
 		T(test_handle_errors),
 		T(test_handle_no_fleet),
 		T(test_handle_non_ascii),
+		T(test_schedule_follows_volumes),
 	};
 	const char *level = getenv("PRIVATEER_LOG_LEVEL");
 

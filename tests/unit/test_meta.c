@@ -2,11 +2,13 @@
  * test_meta: a volume's metadata. meta_encode and meta_decode round-trip
  * name, creation time (to the second), options and mount references, and
  * meta_decode refuses documents with a wrong version, a missing name, a bad
- * creation time or a non-string option. On disk (a mkdtemp directory per
- * test): meta_save then meta_load; meta_write_json replaces an existing file
- * and leaves no temporary file behind; meta_load refuses truncated, corrupt,
- * missing, symlinked and over-size (META_MAX_BYTES + 1) files with a cause
- * naming the path.
+ * creation time or a non-string option; meta_copy is deep (a change to the
+ * copy leaves the original alone). On disk (a mkdtemp directory per
+ * test): meta_format is what meta_write_json writes, keys sorted, with a
+ * final newline; meta_save then meta_load; meta_write_json replaces an
+ * existing file and leaves no temporary file behind; meta_load refuses
+ * truncated, corrupt, missing, symlinked and over-size (META_MAX_BYTES + 1)
+ * files with a cause naming the path.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -370,7 +372,72 @@ test_decode_mounts(void **state)
 	    "{\"c1\": 0}}", "c1");
 }
 
+static void
+test_copy(void **state)
+{
+	struct vol_meta m, c;
+	json_t *a, *b;
+
+	(void)state;
+	sample(&m);
+	m.last_used = 1234;
+	m.backups = load("{\"s1\": {\"result\": \"ok\"}}");
+	m.restore = load("{\"state\": \"pending\"}");
+	meta_copy(&c, &m);
+	assert_meta_equal(&m, &c);
+	a = meta_encode(&m);
+	b = meta_encode(&c);
+	assert_true(json_equal(a, b));
+	json_decref(a);
+	json_decref(b);
+	/* A deep copy: changing it leaves the original as it was. */
+	refs_add(&c.refs, "c3");
+	json_object_set_new(c.options, "on-unmount", json_string("false"));
+	json_object_set_new(json_object_get(c.backups, "s1"), "result",
+	    json_string("failed"));
+	assert_int_equal(refs_total(&m.refs), 3);
+	assert_null(json_object_get(m.options, "on-unmount"));
+	assert_string_equal(json_string_value(json_object_get(
+	    json_object_get(m.backups, "s1"), "result")), "ok");
+	meta_free(&c);
+	meta_free(&m);
+
+	/* Nothing to copy is copied as nothing. */
+	memset(&m, 0, sizeof m);
+	meta_copy(&c, &m);
+	assert_null(c.name);
+	assert_null(c.options);
+	assert_null(c.backups);
+	assert_null(c.restore);
+	assert_int_equal(c.refs.n, 0);
+	meta_free(&c);
+}
+
 /* ---- files ---- */
+
+static void
+test_format(void **state)
+{
+	struct fixture *f = *state;
+	char *text, *file;
+	json_t *doc;
+	size_t len, flen;
+
+	/* What meta_write_json writes: the same bytes, a final newline. */
+	doc = load("{\"b\": 1, \"a\": [true]}");
+	text = meta_format(doc, &len);
+	assert_non_null(text);
+	assert_true(len > 0 && text[len - 1] == '\n');
+	assert_int_equal(meta_write_json(f->path, doc, NULL), 0);
+	file = read_file_capped(f->path, 4096, &flen);
+	assert_non_null(file);
+	assert_int_equal(flen, len);
+	assert_memory_equal(file, text, len);
+	assert_true(strstr(text, "\"a\"") < strstr(text, "\"b\""));
+	free(file);
+	free(text);
+	json_decref(doc);
+}
 
 static void
 test_save_load(void **state)
@@ -605,6 +672,9 @@ main(void)
 		cmocka_unit_test(test_decode_created),
 		cmocka_unit_test(test_decode_options),
 		cmocka_unit_test(test_decode_mounts),
+		cmocka_unit_test(test_copy),
+		cmocka_unit_test_setup_teardown(test_format, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_save_load, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_write_replaces, setup,

@@ -7,11 +7,17 @@
  * twice; unmount of an unknown ID; remove refused while in use and, after
  * unmount, deleting the data in the background; refusing to mount a volume
  * whose data directory is gone; a failed bind, or a failed save of the
- * metadata, taking no reference (and undoing the bind);
+ * metadata, taking no reference (and undoing the bind); a failed save at
+ * Unmount dropping the reference all the same (the next save catches up);
  * persistence across close and reopen (options, creation time and mount
  * references, which survive only if the mount does); and the clean-up done
  * at open: leftovers in .tmp and .trash are deleted, a volume with corrupt
- * metadata is skipped but never deleted.
+ * metadata is skipped but never deleted. Concurrency: Get, List and Path
+ * answer while a Mount or a Create is held inside its durable write (the
+ * fake's write_file waits until let go), and see the state before it;
+ * other changes of the same volume wait for it and lose nothing; a
+ * second Create of a name being created waits and succeeds, and a failed
+ * creation frees the name.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -754,6 +760,28 @@ test_mount_save_fails(void **state)
 }
 
 static void
+test_unmount_save_fails(void **state)
+{
+	struct fixture *f = *state;
+	char *cause = NULL;
+
+	/* The container is gone whatever the disk says: memory follows. */
+	create_ok(f, "v", "{}");
+	mount_ok(f, "v", "c1");
+	fake_os_state.fail_write = 1;
+	assert_int_equal(vol_unmount(f->reg, "v", "c1", &cause), -1);
+	assert_mentions(cause, "fake write");
+	free(cause);
+	assert_int_equal(mounts_of(f, "v"), 0);
+	assert_null(path_of(f, "v"));
+	assert_int_equal(stored_refs(f, "v"), 1);
+	/* The next change brings the disk up to date. */
+	mount_ok(f, "v", "c2");
+	unmount_ok(f, "v", "c2");
+	assert_int_equal(stored_refs(f, "v"), 0);
+}
+
+static void
 test_unmount_unbind_fails(void **state)
 {
 	struct fixture *f = *state;
@@ -1198,6 +1226,303 @@ test_parallel_mounts(void **state)
 	assert_int_equal(fake_os_state.unbinds, 1);
 }
 
+/* ---- readers never wait for a disk ---- */
+
+/* A call run in its own thread, and whether it has returned. */
+struct call {
+	struct fixture *f;
+	const char *name;
+	const char *id;
+	int rc;
+	json_t *got;		/* vol_get's answer, or NULL */
+	json_t *list;		/* vol_list's answer, or NULL */
+	char *cause;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int done;
+	pthread_t t;
+};
+
+static void
+call_done(struct call *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->done = 1;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void *
+call_mount(void *arg)
+{
+	struct call *c = arg;
+	char *mp = NULL;
+
+	c->rc = vol_mount(c->f->reg, c->name, c->id, &mp, &c->cause);
+	free(mp);
+	call_done(c);
+	return NULL;
+}
+
+static void *
+call_create(void *arg)
+{
+	struct call *c = arg;
+
+	c->rc = vol_create(c->f->reg, c->name, NULL, &c->cause);
+	call_done(c);
+	return NULL;
+}
+
+static void *
+call_record(void *arg)
+{
+	struct call *c = arg;
+	struct vol_backup_note n;
+
+	memset(&n, 0, sizeof n);
+	n.server = c->id;
+	n.started_ms = 1;
+	n.finished = 2;
+	n.result = "ok";
+	c->rc = vol_backup_record(c->f->reg, c->name, &n, &c->cause);
+	call_done(c);
+	return NULL;
+}
+
+/* What Docker's readers ask: Get (of name), List, Path. */
+static void *
+call_read(void *arg)
+{
+	struct call *c = arg;
+	char *mp = NULL, *why = NULL;
+
+	c->got = vol_get(c->f->reg, c->name, &c->cause);
+	c->list = vol_list(c->f->reg);
+	(void)vol_path(c->f->reg, c->name, &mp, &why);
+	free(mp);
+	free(why);
+	c->rc = 0;
+	call_done(c);
+	return NULL;
+}
+
+static void
+call_start(struct call *c, struct fixture *f, void *(*fn)(void *),
+    const char *name, const char *id)
+{
+	memset(c, 0, sizeof *c);
+	c->f = f;
+	c->name = name;
+	c->id = id;
+	c->rc = -2;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	assert_int_equal(pthread_create(&c->t, NULL, fn, c), 0);
+}
+
+/* 1 if the call returned within ms milliseconds. */
+static int
+call_wait(struct call *c, int ms)
+{
+	struct timespec deadline;
+	int done;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += ms / 1000;
+	deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&c->lock);
+	while (!c->done && pthread_cond_timedwait(&c->cond, &c->lock,
+	    &deadline) != ETIMEDOUT)
+		;
+	done = c->done;
+	pthread_mutex_unlock(&c->lock);
+	return done;
+}
+
+static void
+call_join(struct call *c)
+{
+	pthread_join(c->t, NULL);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->cond);
+	json_decref(c->got);
+	json_decref(c->list);
+	free(c->cause);
+}
+
+static void
+test_read_during_slow_write(void **state)
+{
+	struct fixture *f = *state;
+	struct call mount, read, create;
+	int held, read_in_time, create_held, create_read_in_time;
+	json_t *vol;
+
+	/*
+	 * Writes are let go before anything is asserted, so that a failure
+	 * reports rather than leaves threads waiting for ever.
+	 */
+	create_ok(f, "v", "{}");
+	create_ok(f, "other", "{}");
+	fake_os_hold_writes(1);
+	call_start(&mount, f, call_mount, "v", "c1");
+	held = fake_os_wait_held(1, 5000);
+
+	/* Mount is inside its fsync: Get, List and Path still answer. */
+	call_start(&read, f, call_read, "v", NULL);
+	read_in_time = call_wait(&read, 2000);
+	/* And a Create of another volume gets to its own fsync. */
+	call_start(&create, f, call_create, "new", NULL);
+	create_held = fake_os_wait_held(2, 2000);
+	fake_os_hold_writes(0);
+	assert_true(call_wait(&mount, 10000));
+	assert_true(call_wait(&create, 10000));
+	assert_true(call_wait(&read, 10000));
+	assert_true(held);
+	if (!read_in_time)
+		fail_msg("Get/List waited for a Mount's fsync");
+	if (!create_held)
+		fail_msg("a Create waited for another volume's fsync");
+	/* What they saw is what was on disk: not yet mounted. */
+	vol = json_object_get(read.got, "Status");
+	assert_non_null(vol);
+	assert_int_equal(json_integer_value(json_object_get(vol, "mounts")),
+	    0);
+	assert_null(json_object_get(read.got, "Mountpoint"));
+	assert_int_equal(json_array_size(read.list), 2);
+	assert_int_equal(mount.rc, 0);
+	assert_int_equal(create.rc, 0);
+	call_join(&mount);
+	call_join(&read);
+	call_join(&create);
+	assert_int_equal(mounts_of(f, "v"), 1);
+	assert_int_equal(stored_refs(f, "v"), 1);
+
+	/* And while a Create is in its fsync, the volume is not there yet. */
+	fake_os_hold_writes(1);
+	call_start(&create, f, call_create, "late", NULL);
+	held = fake_os_wait_held(1, 5000);
+	call_start(&read, f, call_read, "late", NULL);
+	create_read_in_time = call_wait(&read, 2000);
+	fake_os_hold_writes(0);
+	assert_true(call_wait(&create, 10000));
+	assert_true(call_wait(&read, 10000));
+	assert_true(held);
+	if (!create_read_in_time)
+		fail_msg("Get/List waited for a Create's fsync");
+	assert_null(read.got);
+	assert_non_null(read.cause);
+	assert_non_null(strstr(read.cause, "no such volume"));
+	assert_int_equal(json_array_size(read.list), 3);
+	assert_int_equal(create.rc, 0);
+	call_join(&create);
+	call_join(&read);
+	assert_int_equal(mounts_of(f, "late"), 0);
+}
+
+static void
+test_writers_ordered(void **state)
+{
+	struct fixture *f = *state;
+	struct call a, b, rec, again;
+	struct vol_meta m;
+	char *dir, *cause = NULL;
+	int held, held_after, b_waited, rec_waited, again_in_time;
+
+	create_ok(f, "v", "{}");
+	fake_os_hold_writes(1);
+	call_start(&a, f, call_mount, "v", "a");
+	held = fake_os_wait_held(1, 5000);
+	call_start(&b, f, call_mount, "v", "b");
+	call_start(&rec, f, call_record, "v", "srv");
+	/* Docker's Create of a volume that exists. */
+	call_start(&again, f, call_create, "v", NULL);
+	usleep(200000);
+	/*
+	 * The other changes of v wait for the first to end rather than
+	 * write a copy that lacks its reference.
+	 */
+	held_after = (int)fake_os_held();
+	b_waited = !call_wait(&b, 0);
+	rec_waited = !call_wait(&rec, 0);
+	/* A Create of an existing volume answers without waiting. */
+	again_in_time = call_wait(&again, 2000);
+	fake_os_hold_writes(0);
+	assert_true(call_wait(&a, 10000));
+	assert_true(call_wait(&b, 10000));
+	assert_true(call_wait(&rec, 10000));
+	assert_true(call_wait(&again, 10000));
+	assert_true(held);
+	assert_int_equal(held_after, 1);
+	assert_true(b_waited);
+	assert_true(rec_waited);
+	assert_true(again_in_time);
+	assert_int_equal(again.rc, 0);
+	assert_int_equal(a.rc, 0);
+	assert_int_equal(b.rc, 0);
+	assert_int_equal(rec.rc, 0);
+	call_join(&a);
+	call_join(&b);
+	call_join(&rec);
+	call_join(&again);
+
+	/* Nothing lost, in memory or on disk. */
+	assert_int_equal(mounts_of(f, "v"), 2);
+	assert_int_equal(stored_refs(f, "v"), 2);
+	dir = vpath(f, "v", NULL);
+	if (meta_load(dir, &m, &cause) != 0)
+		fail_msg("meta_load: %s", cause);
+	assert_non_null(json_object_get(m.backups, "srv"));
+	meta_free(&m);
+	free(dir);
+	/* The mount survived, so do both references. */
+	reopen(f);
+	assert_int_equal(mounts_of(f, "v"), 2);
+}
+
+static void
+test_create_race(void **state)
+{
+	struct fixture *f = *state;
+	struct call a, b;
+	int held, held_after, b_waited;
+
+	/* Two Creates of one new name: one builds it, the other waits. */
+	fake_os_hold_writes(1);
+	call_start(&a, f, call_create, "n", NULL);
+	held = fake_os_wait_held(1, 5000);
+	call_start(&b, f, call_create, "n", NULL);
+	usleep(100000);
+	held_after = (int)fake_os_held();
+	b_waited = !call_wait(&b, 0);
+	fake_os_hold_writes(0);
+	assert_true(call_wait(&a, 10000));
+	assert_true(call_wait(&b, 10000));
+	assert_true(held);
+	assert_int_equal(held_after, 1);
+	assert_true(b_waited);
+	assert_int_equal(a.rc, 0);
+	assert_int_equal(b.rc, 0);
+	call_join(&a);
+	call_join(&b);
+	assert_int_equal(fake_os_state.writes, 1);
+	assert_int_equal(mounts_of(f, "n"), 0);
+
+	/* A failed creation leaves the name free for the one waiting. */
+	fake_os_state.fail_write = 1;
+	call_start(&a, f, call_create, "m", NULL);
+	assert_true(call_wait(&a, 10000));
+	assert_int_equal(a.rc, -1);
+	call_join(&a);
+	create_ok(f, "m", "{}");
+	assert_int_equal(count_entries(f->tmp), 0);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -1219,6 +1544,7 @@ main(void)
 		T(test_mount_missing_data),
 		T(test_mount_bind_fails),
 		T(test_mount_save_fails),
+		T(test_unmount_save_fails),
 		T(test_unmount_unbind_fails),
 		T(test_remove_in_use),
 		T(test_remove),
@@ -1233,6 +1559,9 @@ main(void)
 		T(test_open_bad_stored_options),
 		T(test_open_fails),
 		T(test_parallel_mounts),
+		T(test_read_during_slow_write),
+		T(test_writers_ordered),
+		T(test_create_race),
 	};
 	const char *level = getenv("PRIVATEER_LOG_LEVEL");
 
