@@ -255,6 +255,8 @@ snap_begin_with(const struct snap_method *m, const char *root,
 		    STORE_COPY_STRIP_XATTRS : 0;
 		if (p->latest_nolinks)
 			flags |= STORE_COPY_NO_LINKS;
+		if (p->latest_plain)
+			flags |= STORE_COPY_NO_XATTRS;
 		path = xasprintf("%s/%s", p->dir, latest);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (p->store->copy(path, p->partial, flags, m->compress,

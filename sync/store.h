@@ -22,6 +22,7 @@
 /* What store_copy may need to change on the way. */
 #define STORE_COPY_STRIP_XATTRS	0x1	/* drop ACLs and xattrs */
 #define STORE_COPY_NO_LINKS	0x2	/* src is known to hold no hard links */
+#define STORE_COPY_NO_XATTRS	0x4	/* src holds none: do not look */
 
 struct store_ops {
 	const char *name;	/* "btrfs", "reflink" or "hardlink" */

@@ -110,7 +110,7 @@ store_meta_fd(int sfd, int dfd, const struct stat *st, const char *what,
 		    strerror(errno));
 		return -1;
 	}
-	if (!(flags & STORE_COPY_STRIP_XATTRS) &&
+	if (!(flags & (STORE_COPY_STRIP_XATTRS | STORE_COPY_NO_XATTRS)) &&
 	    store_xattrs(sfd, what, dfd, what, cause) != 0)
 		return -1;
 	if (futimens(dfd, ts) != 0) {
@@ -219,7 +219,7 @@ store_clone_other(int sdir, int ddir, const char *name,
 	}
 	from = xasprintf("/proc/self/fd/%d/%s", sdir, name);
 	to = xasprintf("/proc/self/fd/%d/%s", ddir, name);
-	if (!(flags & STORE_COPY_STRIP_XATTRS) &&
+	if (!(flags & (STORE_COPY_STRIP_XATTRS | STORE_COPY_NO_XATTRS)) &&
 	    store_xattrs(-1, from, -1, to, cause) != 0)
 		goto out;
 	if (utimensat(ddir, name, ts, AT_SYMLINK_NOFOLLOW) != 0) {
