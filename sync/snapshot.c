@@ -143,28 +143,33 @@ snap_latest_id(const char *dir, char out[SNAP_ID_LEN + 1])
 		strcpy(out, buf);
 }
 
+/* Deletes name in dir, a push or prune that did not finish. */
+static void
+snap_remove_unfinished(const char *dir, const char *name)
+{
+	char *path = xasprintf("%s/%s", dir, name), *why = NULL;
+
+	log_info("removing unfinished %s", path);
+	if (store_remove(path, &why) != 0) {
+		log_error("%s", why);
+		free(why);
+	}
+	free(path);
+}
+
 /* Deletes what pushes that died left in dir (called under its lock). */
 static void
 snap_remove_partials(const char *dir)
 {
 	struct dirent *de;
-	char *path, *why = NULL;
 	DIR *d;
 
 	d = opendir(dir);
 	if (d == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, ".partial-", 9) != 0)
-			continue;
-		path = xasprintf("%s/%s", dir, de->d_name);
-		log_info("removing unfinished %s", path);
-		if (store_remove(path, &why) != 0) {
-			log_error("%s", why);
-			free(why);
-			why = NULL;
-		}
-		free(path);
+		if (strncmp(de->d_name, ".partial-", 9) == 0)
+			snap_remove_unfinished(dir, de->d_name);
 	}
 	closedir(d);
 }
@@ -643,14 +648,7 @@ snap_recover_volume(const char *dir)
 	while ((de = readdir(d)) != NULL) {
 		if (strncmp(de->d_name, ".partial-", 9) == 0 ||
 		    strncmp(de->d_name, ".prune-", 7) == 0) {
-			path = xasprintf("%s/%s", dir, de->d_name);
-			log_info("removing unfinished %s", path);
-			if (store_remove(path, &why) != 0) {
-				log_error("%s", why);
-				free(why);
-				why = NULL;
-			}
-			free(path);
+			snap_remove_unfinished(dir, de->d_name);
 		} else if (snap_mark_kind(de->d_name) != NULL) {
 			/* A mark whose snapshot never became complete. */
 			path = xasprintf("%s/%s", dir, de->d_name +

@@ -38,6 +38,25 @@ store_pick(const char *root, int can_delete, char **why)
 	return &store_hardlink;
 }
 
+int
+store_mkdir_empty(const char *dir, int compress, char **cause)
+{
+	(void)compress;
+	if (mkdir(dir, 0700) != 0) {
+		set_cause(cause, "creating %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_seal_nothing(const char *dir, char **cause)
+{
+	(void)dir;
+	(void)cause;
+	return 0;
+}
+
 const struct store_ops *
 store_by_name(const char *name)
 {

@@ -56,6 +56,10 @@ extern const struct store_ops store_hardlink;
  */
 const struct store_ops *store_pick(const char *root, int can_delete,
     char **why);
+/* make_empty and seal of the methods with plain directories. */
+int store_mkdir_empty(const char *dir, int compress, char **cause);
+int store_seal_nothing(const char *dir, char **cause);
+
 /* The method called name, or NULL. */
 const struct store_ops *store_by_name(const char *name);
 

@@ -6,11 +6,7 @@
  */
 #include "store.h"
 
-#include <errno.h>
-#include <string.h>
-#include <sys/stat.h>
-
-#include "util.h"
+#include <stddef.h>
 
 static int
 store_hardlink_probe(const char *root)
@@ -19,26 +15,7 @@ store_hardlink_probe(const char *root)
 	return 1;
 }
 
-static int
-store_hardlink_make_empty(const char *dir, int compress, char **cause)
-{
-	(void)compress;
-	if (mkdir(dir, 0700) != 0) {
-		set_cause(cause, "creating %s: %s", dir, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static int
-store_hardlink_seal(const char *dir, char **cause)
-{
-	(void)dir;
-	(void)cause;
-	return 0;
-}
-
 const struct store_ops store_hardlink = {
-	"hardlink", 0, store_hardlink_probe, store_hardlink_make_empty,
-	NULL, store_hardlink_seal,
+	"hardlink", 0, store_hardlink_probe, store_mkdir_empty, NULL,
+	store_seal_nothing,
 };

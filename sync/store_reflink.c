@@ -325,11 +325,8 @@ static int
 store_reflink_copy(const char *src, const char *dst, int flags,
     int compress, char **cause)
 {
-	(void)compress;
-	if (mkdir(dst, 0700) != 0) {
-		set_cause(cause, "creating %s: %s", dst, strerror(errno));
+	if (store_mkdir_empty(dst, compress, cause) != 0)
 		return -1;
-	}
 	return store_clone_into(src, dst, flags, cause);
 }
 
@@ -450,26 +447,7 @@ store_reflink_probe(const char *root)
 	return ok;
 }
 
-static int
-store_reflink_make_empty(const char *dir, int compress, char **cause)
-{
-	(void)compress;
-	if (mkdir(dir, 0700) != 0) {
-		set_cause(cause, "creating %s: %s", dir, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static int
-store_reflink_seal(const char *dir, char **cause)
-{
-	(void)dir;
-	(void)cause;
-	return 0;
-}
-
 const struct store_ops store_reflink = {
-	"reflink", 1, store_reflink_probe, store_reflink_make_empty,
-	store_reflink_copy, store_reflink_seal,
+	"reflink", 1, store_reflink_probe, store_mkdir_empty,
+	store_reflink_copy, store_seal_nothing,
 };
