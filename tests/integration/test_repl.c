@@ -517,16 +517,18 @@ test_attrs_follow_the_volume(void **state)
 	snap_list_free(ids, n);
 }
 
-/* The whole content of p (test files are small). */
-static char *
-slurp(const char *p)
+/* p holds exactly text (test files are small). */
+static void
+assert_content(const char *p, const char *text)
 {
 	size_t len;
-	char *text = read_file_capped(p, 1 << 20, &len);
+	char *got = read_file_capped(p, 1 << 20, &len);
 
-	if (text == NULL)
+	if (got == NULL)
 		fail_msg("reading %s: %s", p, strerror(errno));
-	return text;
+	if (strcmp(got, text) != 0)
+		fail_msg("%s holds \"%s\", not \"%s\"", p, got, text);
+	free(got);
 }
 
 /*
@@ -553,14 +555,14 @@ test_broken_link_edited(void **state)
 	backup_ok(f, "vol");
 	assert_int_equal(snap_list(f->root, "bob", "vol", &ids, &n, NULL), 0);
 	assert_int_equal(n, 2);
-	assert_string_equal(slurp(path("%s/bob/vol/%s/hard", f->root, ids[1])),
+	assert_content(path("%s/bob/vol/%s/hard", f->root, ids[1]),
 	    "bravo bravo bravo\n");
-	assert_string_equal(slurp(path("%s/bob/vol/%s/sub/b.bin", f->root,
-	    ids[1])), "delta delta delta\n");
-	assert_string_equal(slurp(path("%s/bob/vol/%s/hard", f->root, ids[0])),
+	assert_content(path("%s/bob/vol/%s/sub/b.bin", f->root,
+	    ids[1]), "delta delta delta\n");
+	assert_content(path("%s/bob/vol/%s/hard", f->root, ids[0]),
 	    "bravo bravo bravo\n");
-	assert_string_equal(slurp(path("%s/bob/vol/%s/sub/b.bin", f->root,
-	    ids[0])), "bravo bravo bravo\n");
+	assert_content(path("%s/bob/vol/%s/sub/b.bin", f->root,
+	    ids[0]), "bravo bravo bravo\n");
 	/* Linked again on the client: linked again in the next snapshot. */
 	sleep(1);
 	assert_int_equal(unlink(path("%s/hard", f->src)), 0);
@@ -579,7 +581,7 @@ test_broken_link_edited(void **state)
 		    ids[2]), &b), 0);
 		assert_int_equal(a.st_ino, b.st_ino);
 	}
-	assert_string_equal(slurp(path("%s/bob/vol/%s/hard", f->root, ids[1])),
+	assert_content(path("%s/bob/vol/%s/hard", f->root, ids[1]),
 	    "bravo bravo bravo\n");
 	snap_list_free(ids, n);
 }
