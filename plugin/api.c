@@ -20,11 +20,13 @@
 #include "log.h"
 #include "metrics.h"
 #include "schedule.h"
+#include "stale.h"
 #include "name.h"
 #include "tarball.h"
 #include "ops.h"
 #include "refs.h"
 #include "util.h"
+#include "verify.h"
 #include "volume.h"
 #include "vopts.h"
 
@@ -49,6 +51,7 @@ static const struct {
 	{ "/Privateer.Snapshots", API_SNAPSHOTS, 1 },
 	{ "/Privateer.Check", API_CHECK, 0 },
 	{ "/Privateer.Export", API_EXPORT, 1 },
+	{ "/Privateer.Verify", API_VERIFY, 1 },
 };
 #define API_NROUTES (sizeof api_routes / sizeof api_routes[0])
 
@@ -126,6 +129,22 @@ api_opt_name(const json_t *doc, const char *field, char **out, char **cause)
 	return 0;
 }
 
+/* An optional boolean field. */
+static int
+api_flag(const json_t *doc, const char *field, int *out, char **cause)
+{
+	json_t *v = json_object_get(doc, field);
+
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_boolean(v)) {
+		set_cause(cause, "field %s must be true or false", field);
+		return -1;
+	}
+	*out = json_is_true(v);
+	return 0;
+}
+
 static int
 api_decode_privateer(const json_t *doc, struct api_req *req, char **cause)
 {
@@ -167,6 +186,9 @@ api_decode_privateer(const json_t *doc, struct api_req *req, char **cause)
 		}
 		req->stream = json_is_true(dry);
 	}
+	if (api_flag(doc, "All", &req->all, cause) != 0 ||
+	    api_flag(doc, "AgainstVolume", &req->against_volume, cause) != 0)
+		return -1;
 	return 0;
 }
 
@@ -288,6 +310,9 @@ api_volume_status(const struct api_ctx *ctx, const char *name, json_t *vol)
 	if (ctx->jobs != NULL)
 		json_object_set_new(status, "jobs", jobs_status(ctx->jobs,
 		    name));
+	/* Staleness per server (stale.h), in last-backup.<server>. */
+	if (ctx->fleet != NULL)
+		stale_annotate(ctx->reg, ctx->fleet, name, status);
 	if (ctx->sched != NULL) {
 		sched = schedule_status(ctx->sched, name);
 		if (json_object_get(sched, "next") != NULL)
@@ -355,6 +380,18 @@ api_ops(const struct api_ctx *ctx, const struct api_req *req, char **cause)
 		return ops_restore(ctx->fleet, ctx->reg, &o, cause);
 	case API_SNAPSHOTS:
 		return ops_snapshots(ctx->fleet, &o, cause);
+	case API_VERIFY: {
+		struct verify_request v;
+
+		memset(&v, 0, sizeof v);
+		v.volume = req->volume;
+		v.server = req->server;
+		v.source = req->source;
+		v.snapshot = req->snapshot;
+		v.all = req->all;
+		v.against_volume = req->against_volume;
+		return verify_run(ctx->fleet, ctx->reg, &v, cause);
+	}
 	default:
 		return ops_check(ctx->fleet, &o, cause);
 	}
@@ -468,6 +505,7 @@ api_run(const struct api_ctx *ctx, const struct api_req *req, char **cause,
 	case API_RESTORE:
 	case API_SNAPSHOTS:
 	case API_CHECK:
+	case API_VERIFY:
 		if (ctx->fleet == NULL) {
 			set_cause(cause, "this plugin has no configuration "
 			    "loader");

@@ -32,6 +32,7 @@ enum api_op {
 	API_SNAPSHOTS,
 	API_CHECK,
 	API_EXPORT,
+	API_VERIFY,
 };
 
 struct api_req {
@@ -48,6 +49,7 @@ struct api_req {
 	char *compress;		/* Export */
 	int dry_run;
 	int stream;
+	int all, against_volume;	/* Verify */
 };
 
 /* The operation served at url, or -1 if none. */

@@ -54,6 +54,8 @@ static const struct cli_command cli_commands[] = {
 	{ "export", "export VOLUME [--source C] [--server S] [--snapshot ID] "
 	    "[--to-dir DIR] [--compress zstd|gzip|none]", cli_export },
 	{ "import", "import TARFILE VOLUME", cli_import },
+	{ "verify", "verify VOLUME [--server S] [--source C] [--snapshot ID|"
+	    "--all] [--against-volume]", cli_verify },
 	{ "reload", "reload", cli_reload },
 	{ "version", "version", cli_version },
 	{ "help", "help", cli_help },
@@ -244,7 +246,7 @@ cli_socket(const struct cli *cli, char **cause)
 }
 
 /* POSTs to /Privateer.<op>; *out is the answer (caller owns). */
-static int
+int
 cli_plugin_call(const struct cli *cli, const char *op, const json_t *body,
     json_t **out, char **cause)
 {
@@ -971,10 +973,18 @@ cli_status_volume(json_t *v)
 		    "timezone"));
 	json_object_foreach(json_object_get(st, "last-backup"), server, b) {
 		cli_bytes(cli_num(b, "bytes_sent"), sent, sizeof sent);
-		printf("  last to %s: %s at %s (%s sent, %.1f s)%s%s\n", server,
-		    cli_str(b, "result"), cli_str(b, "time"), sent,
-		    cli_num(b, "duration_seconds"), json_object_get(b,
-		    "error") != NULL ? ": " : "", cli_str(b, "error"));
+		if (json_object_get(b, "result") != NULL)
+			printf("  last to %s: %s at %s (%s sent, %.1f s)%s%s\n",
+			    server, cli_str(b, "result"), cli_str(b, "time"),
+			    sent, cli_num(b, "duration_seconds"),
+			    json_object_get(b, "error") != NULL ? ": " : "",
+			    cli_str(b, "error"));
+		else
+			printf("  never backed up to %s\n", server);
+		if (json_is_true(json_object_get(b, "stale")))
+			printf("  stale: no successful backup to %s within "
+			    "%.0f s (max-age)\n", server, cli_num(b,
+			    "max-age"));
 	}
 	json_array_foreach(json_object_get(st, "jobs"), i, job) {
 		if (strcmp(cli_str(job, "state"), "idle") == 0)
@@ -1001,8 +1011,10 @@ cli_status_clients(json_t *clients)
 		    "volumes")), cli_num(c, "snapshots"), size);
 		json_object_foreach(json_object_get(c, "volumes"), volume, v) {
 			cli_bytes(cli_num(v, "bytes"), size, sizeof size);
-			printf("  %s: %.0f snapshot(s), latest %s, %s\n", volume,
-			    cli_num(v, "snapshots"), cli_str(v, "latest"), size);
+			printf("  %s: %.0f snapshot(s), latest %s, %s%s\n",
+			    volume, cli_num(v, "snapshots"), cli_str(v,
+			    "latest"), size, json_is_true(json_object_get(v,
+			    "stale")) ? ", stale" : "");
 		}
 	}
 }

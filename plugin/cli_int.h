@@ -45,6 +45,12 @@ const char *cli_docker_api(char **cause);
  */
 char *cli_docker_plugin(char **socket, char **cause);
 
+/* POSTs to /Privateer.<op>; *out is the answer (caller owns). */
+int cli_plugin_call(const struct cli *, const char *op, const json_t *body,
+    json_t **out, char **cause);
+
+/* The command in cli_verify.c. */
+int cli_verify(struct cli *, int argc, char **argv);
 /* The commands in cli_pack.c. */
 int cli_export(struct cli *, int argc, char **argv);
 int cli_import(struct cli *, int argc, char **argv);

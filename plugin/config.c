@@ -13,22 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_int.h"
 #include "name.h"
+#include "vopts.h"
 #include "util.h"
 
 #define CONFIG_HOSTNAME_MAX 253
-#define CONFIG_URL_MAX 2048
+
 #define CONFIG_RETENTION_MAX 100000
 
-struct config_errs {
-	char **v;
-	size_t n;
-};
-
-static void config_err(struct config_errs *, const char *fmt, ...)
-    PRINTFLIKE(2, 3);
-
-static void
+void
 config_err(struct config_errs *e, const char *fmt, ...)
 {
 	va_list ap;
@@ -57,7 +51,7 @@ config_warn(struct config *cfg, const char *path, const char *key)
  * Warns about keys of obj not in known (NULL-terminated) and not in
  * ignored (privateer2's helper-container fields, silently accepted).
  */
-static void
+void
 config_fields(struct config *cfg, const json_t *obj, const char *path,
     const char *const *known, const char *const *ignored)
 {
@@ -79,7 +73,7 @@ config_fields(struct config *cfg, const json_t *obj, const char *path,
 }
 
 /* A string field; NULL (with an error if required) when absent or bad. */
-static char *
+char *
 config_str(struct config_errs *e, const json_t *obj, const char *path,
     const char *key, int required, size_t max)
 {
@@ -144,7 +138,7 @@ config_int(struct config_errs *e, const json_t *obj, const char *path,
 	return (int)i;
 }
 
-static const json_t *
+const json_t *
 config_array(struct config_errs *e, const json_t *obj, const char *path,
     const char *key, int required)
 {
@@ -177,7 +171,8 @@ static const char *const config_schedule_ignored[] = { "port", "container",
 	NULL };
 static const char *const config_job_fields[] = { "server", "volume",
 	"schedule", NULL };
-static const char *const config_volume_fields[] = { "name", "local", NULL };
+static const char *const config_volume_fields[] = { "name", "local",
+	"max_age", NULL };
 static const char *const config_vault_fields[] = { "url", "prefix", "token",
 	"mount", "kv_version", NULL };
 static const char *const config_keys_fields[] = { "store", "path", NULL };
@@ -185,7 +180,8 @@ static const char *const config_retention_fields[] = { "last", "hourly",
 	"daily", "weekly", "monthly", NULL };
 static const char *const config_store_fields[] = { "compression", NULL };
 static const char *const config_top_fields[] = { "servers", "clients",
-	"volumes", "vault", "keys", "retention", "store", NULL };
+	"volumes", "vault", "keys", "retention", "store", "notify", "verify",
+	NULL };
 static const char *const config_top_ignored[] = { "tag", NULL };
 
 static void
@@ -306,7 +302,7 @@ config_volumes(struct config *cfg, struct config_errs *e, const json_t *doc)
 {
 	const json_t *arr = config_array(e, doc, "", "volumes", 1), *item, *l;
 	struct config_volume *v;
-	char path[64];
+	char path[64], *age, *why = NULL;
 	size_t i;
 
 	if (arr == NULL)
@@ -329,6 +325,14 @@ config_volumes(struct config *cfg, struct config_errs *e, const json_t *doc)
 			else
 				v->local = json_is_true(l);
 		}
+		age = config_str(e, item, path, "max_age", 0, 64);
+		if (age != NULL && vopts_duration_parse(age, &v->max_age,
+		    &why) != 0) {
+			config_err(e, "%s.max_age: %s", path, why);
+			free(why);
+			why = NULL;
+		}
+		free(age);
 	}
 }
 
@@ -636,6 +640,8 @@ config_parse(const char *text, size_t len, const char *dir, char **cause)
 	config_keys(cfg, &e, doc);
 	config_retention(cfg, &e, doc);
 	config_snapstore(cfg, &e, doc);
+	config_notify_parse(cfg, &e, doc);
+	config_verify_parse(cfg, &e, doc);
 	config_cross_check(cfg, &e);
 out:
 	json_decref(doc);
@@ -713,6 +719,7 @@ config_free(struct config *cfg)
 	free(cfg->vault.prefix);
 	free(cfg->vault.token);
 	free(cfg->store_path);
+	config_notify_free(cfg);
 	for (i = 0; i < cfg->nwarnings; i++)
 		free(cfg->warnings[i]);
 	free(cfg->warnings);

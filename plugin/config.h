@@ -1,6 +1,7 @@
 /*
  * config: privateer.json — the fleet (servers, clients, volumes), where the
- * keys live (vault or file) and the retention policy — loaded with jansson
+ * keys live (vault or file), the retention policy, notification targets
+ * and the verify schedule (config_notify.c) — loaded with jansson
  * into typed structures and validated as PRODUCT.md §2 says. privateer2's
  * files load unchanged: its helper-container fields are accepted and
  * ignored, and a leading "/secret" is stripped from vault.prefix as
@@ -41,6 +42,29 @@ struct config_client {
 struct config_volume {
 	char *name;
 	int local;
+	long long max_age;	/* seconds; 0 when not given */
+};
+
+/* What a notification is about (PRODUCT.md §11); bits of events. */
+#define CONFIG_EV_FAILURE	0x01
+#define CONFIG_EV_RECOVERY	0x02
+#define CONFIG_EV_STALE		0x04
+#define CONFIG_EV_VERIFY	0x08
+#define CONFIG_EV_SUCCESS	0x10
+#define CONFIG_EV_DEFAULT	(CONFIG_EV_FAILURE | CONFIG_EV_RECOVERY | \
+				 CONFIG_EV_STALE | CONFIG_EV_VERIFY)
+
+/* A "notify" target. url and password as written: literal or "$ENVVAR". */
+struct config_notify {
+	char *type;		/* "webhook", "email" or "ping" */
+	char *url;
+	char *format;		/* webhook: "json" or "slack" */
+	char *from;		/* email */
+	char **to;
+	size_t nto;
+	char *user;
+	char *password;
+	unsigned events;	/* CONFIG_EV_* */
 };
 
 enum config_store { CONFIG_STORE_VAULT, CONFIG_STORE_FILE };
@@ -79,6 +103,10 @@ struct config {
 	char *store_path;	/* file store directory, absolute */
 	struct config_retention retention;
 	struct config_snapstore snapstore;
+	struct config_notify *notify;
+	size_t nnotify;
+	char *verify_schedule;	/* "verify": {"schedule"}; NULL if none */
+	struct cron verify_cron;
 	char **warnings;	/* unknown fields, ignored */
 	size_t nwarnings;
 };
@@ -102,6 +130,11 @@ const struct config_client *config_client(const struct config *,
     const char *name);
 const struct config_volume *config_volume(const struct config *,
     const char *name);
+/* The bit of an event name ("failure"...), or 0. */
+unsigned config_event_bit(const char *name);
+/* The name of one CONFIG_EV_* bit. */
+const char *config_event_name(unsigned bit);
+
 enum config_role config_role(const struct config *, const char *name);
 /*
  * This machine's name for the CLI: as_name if given, else the first line of

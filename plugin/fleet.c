@@ -19,7 +19,9 @@
 #include "child.h"
 #include "keystore.h"
 #include "log.h"
+#include "notify.h"
 #include "ssh_server.h"
+#include "stale.h"
 #include "usage.h"
 #include "util.h"
 
@@ -43,6 +45,7 @@ struct fleet {
 	pthread_mutex_t reload_lock;	/* one reload at a time; also sshd */
 	struct sshd *sshd;
 	char *sshd_signature;	/* what the running server was made from */
+	struct notify *notify;	/* not owned */
 };
 
 static void
@@ -312,6 +315,7 @@ fleet_load(struct fleet *f, char **cause)
 	f->loaded_at = time(NULL);
 	pthread_mutex_unlock(&f->lock);
 	fleet_sshd(f, st);
+	notify_configure(f->notify, cfg, identity);
 	fleet_swap(f, st);
 	keystore_close(ks);
 	free(why);
@@ -367,6 +371,7 @@ fleet_start(const struct fleet_options *o)
 	f->listen_address = xstrdup(o->listen_address != NULL &&
 	    *o->listen_address != '\0' ? o->listen_address : "0.0.0.0");
 	f->rsync = xstrdup(o->rsync);
+	f->notify = o->notify;
 	if (pthread_create(&f->thread, NULL, fleet_main, f) != 0)
 		fatal("cannot start the configuration loader thread");
 	return f;
@@ -533,6 +538,12 @@ out:
 	return out;
 }
 
+struct notify *
+fleet_notify(struct fleet *f)
+{
+	return f->notify;
+}
+
 const char *
 fleet_server_root(struct fleet *f)
 {
@@ -542,10 +553,40 @@ fleet_server_root(struct fleet *f)
 void
 fleet_server_status(struct fleet *f, json_t *out)
 {
+	json_t *clients, *stale, *per, *c, *vols, *v, *r;
+	const char *client, *volume;
+
 	pthread_mutex_lock(&f->reload_lock);
 	if (f->sshd != NULL)
 		json_object_set_new(out, "Store",
 		    json_string(sshd_store_name(f->sshd)));
 	pthread_mutex_unlock(&f->reload_lock);
-	json_object_set_new(out, "Clients", usage_all(f->server_root));
+	clients = usage_all(f->server_root);
+	/* The dead man's switch: which client volumes are stale here. */
+	stale = stale_server(f, f->server_root, now_realtime());
+	json_object_foreach(stale, client, per) {
+		c = json_object_get(clients, client);
+		if (c == NULL) {
+			c = json_object();
+			json_object_set_new(clients, client, c);
+		}
+		vols = json_object_get(c, "volumes");
+		if (vols == NULL) {
+			vols = json_object();
+			json_object_set_new(c, "volumes", vols);
+		}
+		json_object_foreach(per, volume, r) {
+			v = json_object_get(vols, volume);
+			if (v == NULL) {
+				v = json_object();
+				json_object_set_new(vols, volume, v);
+			}
+			json_object_set(v, "stale", json_object_get(r,
+			    "stale"));
+			json_object_set(v, "max-age", json_object_get(r,
+			    "max_age"));
+		}
+	}
+	json_decref(stale);
+	json_object_set_new(out, "Clients", clients);
 }

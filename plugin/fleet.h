@@ -36,6 +36,8 @@ struct fleet_options {
 	const char *state_dir;		/* server snapshots go under it */
 	const char *listen_address;	/* ssh server; NULL: 0.0.0.0 */
 	const char *rsync;		/* absolute path */
+	struct notify *notify;		/* told each loaded config; not
+					 * owned; may be NULL */
 };
 
 /* Starts the loader thread; the options' strings are copied. */
@@ -54,6 +56,8 @@ json_t *fleet_status(struct fleet *);
  */
 struct fleet_state *fleet_acquire(struct fleet *, char **cause);
 void fleet_release(struct fleet *, struct fleet_state *);
+/* Where notifications go (NULL: nowhere); not owned. */
+struct notify *fleet_notify(struct fleet *);
 /* Where this machine keeps the snapshots it receives as a server. */
 const char *fleet_server_root(struct fleet *);
 /*

@@ -11,7 +11,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "fleet.h"
 #include "log.h"
+#include "notify.h"
 #include "ops.h"
 #include "repl.h"
 #include "util.h"
@@ -141,6 +143,19 @@ jobs_next(struct jobs *j, time_t now, time_t *wait_until)
 	return best;
 }
 
+/* When volume last replicated to server successfully (0: never). */
+static time_t
+jobs_last_success(struct jobs *j, const char *volume, const char *server)
+{
+	json_t *all = vol_backup_all(j->reg);
+	time_t t;
+
+	t = (time_t)json_integer_value(json_object_get(json_object_get(
+	    json_object_get(all, volume), server), "last_success"));
+	json_decref(all);
+	return t;
+}
+
 /* Runs one job; returns 0, or -1 with *error (caller frees). */
 static int
 jobs_run(struct jobs *j, const char *volume, const char *server,
@@ -172,6 +187,7 @@ jobs_run(struct jobs *j, const char *volume, const char *server,
 		return 0;
 	}
 	log_info("replication of %s to %s starting", volume, server);
+	notify_job_start(fleet_notify(j->fleet), volume, server);
 	rc = ops_backup_one(j->fleet, j->reg, volume, server, &res, &cause);
 	note.finished = time(NULL);
 	note.bytes = res.bytes_sent;
@@ -189,6 +205,9 @@ jobs_run(struct jobs *j, const char *volume, const char *server,
 	}
 	(void)vol_backup_record(j->reg, volume, &note, NULL);
 	repl_result_free(&res);
+	/* Told once per failing episode, whatever the retries (notify.h). */
+	(void)notify_job(fleet_notify(j->fleet), "backup", volume, server,
+	    NULL, rc == 0, cause, jobs_last_success(j, volume, server));
 	*error = cause;
 	return rc;
 }
@@ -350,6 +369,12 @@ jobs_status(struct jobs *j, const char *volume)
 	}
 	pthread_mutex_unlock(&j->lock);
 	return list;
+}
+
+struct fleet *
+jobs_fleet(struct jobs *j)
+{
+	return j->fleet;
 }
 
 unsigned

@@ -27,6 +27,8 @@ int jobs_trigger(struct jobs *, const char *volume, const char *server,
 /* [{volume, server, state, reason, attempts, next_retry, error}, ...] of
  * volume (NULL: all); caller owns. */
 json_t *jobs_status(struct jobs *, const char *volume);
+/* The fleet the jobs were started with. */
+struct fleet *jobs_fleet(struct jobs *);
 /* Jobs running now. */
 unsigned jobs_in_flight(struct jobs *);
 

@@ -1,8 +1,10 @@
 /*
- * main: one binary, four roles — `privateer plugin` is the daemon that
+ * main: one binary, five roles — `privateer plugin` is the daemon that
  * runs inside the managed plugin, `privateer transport` is the ssh
  * transport the plugin's rsync runs, `privateer pack` is the child that
- * writes or reads a tar file for it, anything else is the host CLI.
+ * writes or reads a tar file for it, `privateer verify-snapshots` the
+ * child a server runs to check snapshots for a client, anything else is
+ * the host CLI.
  */
 #include <string.h>
 
@@ -10,6 +12,7 @@
 #include "pack.h"
 #include "plugin.h"
 #include "transport.h"
+#include "verify.h"
 
 int
 main(int argc, char **argv)
@@ -20,5 +23,7 @@ main(int argc, char **argv)
 		return transport_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "pack") == 0)
 		return pack_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "verify-snapshots") == 0)
+		return verify_snapshots_main(argc - 1, argv + 1);
 	return cli_main(argc, argv);
 }

@@ -1,7 +1,10 @@
 /*
  * metrics: GET /metrics on the plugin socket, in Prometheus' text format:
  * per volume and server the last success time, last duration, bytes sent
- * and failures; jobs in flight; build info.
+ * and failures, staleness and max age; jobs in flight; build info; on a
+ * server, per client volume its staleness, latest snapshot time, snapshots
+ * kept, bytes stored and the last verification's problems; notifications
+ * sent and failed.
  */
 #ifndef PRIVATEER_METRICS_H
 #define PRIVATEER_METRICS_H

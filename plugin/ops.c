@@ -6,6 +6,7 @@
  * an error that names the candidates).
  */
 #include "ops.h"
+#include "ops_int.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -17,6 +18,7 @@
 
 #include "fleet.h"
 #include "log.h"
+#include "notify.h"
 #include "repl.h"
 #include "snapshot.h"
 #include "util.h"
@@ -25,13 +27,7 @@
 
 #define OPS_RSYNC "/usr/bin/rsync"
 
-struct ops_env {
-	struct fleet_state *st;
-	struct repl_self self;
-	char exe[PATH_MAX];
-};
-
-static int
+int
 ops_env_open(struct fleet *f, struct ops_env *env, int need_client,
     char **cause)
 {
@@ -57,7 +53,7 @@ ops_env_open(struct fleet *f, struct ops_env *env, int need_client,
 	return 0;
 }
 
-static void
+void
 ops_env_close(struct fleet *f, struct ops_env *env)
 {
 	fleet_release(f, env->st);
@@ -65,7 +61,7 @@ ops_env_close(struct fleet *f, struct ops_env *env)
 }
 
 /* The repl view of a configured server, with its pinned key. */
-static int
+int
 ops_server(const struct ops_env *env, const char *name,
     struct repl_server *out, char **cause)
 {
@@ -205,11 +201,12 @@ ops_backup(struct fleet *f, struct vol_registry *reg,
 	struct repl_result res;
 	struct ops_env env;
 	struct ops_relay relay;
+	struct vol_backup_note note;
 	const char **servers = NULL;
 	json_t *results = NULL, *out = NULL;
 	char *data = NULL, *why = NULL;
 	size_t n = 0, i;
-	int failed = 0;
+	int failed = 0, ok;
 
 	if (ops_env_open(f, &env, 1, cause) != 0)
 		return NULL;
@@ -248,8 +245,12 @@ ops_backup(struct fleet *f, struct vol_registry *reg,
 			env.self.progress = ops_relay_progress;
 			env.self.progress_arg = &relay;
 		}
-		if (repl_backup(&env.self, &srv, req->volume, data,
-		    &res) != 0) {
+		memset(&note, 0, sizeof note);
+		note.server = servers[i];
+		note.started_ms = now_ms();
+		ok = repl_backup(&env.self, &srv, req->volume, data,
+		    &res) == 0;
+		if (!ok) {
 			failed++;
 			log_error("backup of %s to %s failed (%d): %s",
 			    req->volume, servers[i], res.status, res.error);
@@ -257,6 +258,17 @@ ops_backup(struct fleet *f, struct vol_registry *reg,
 			log_info("backup of %s to %s done: %llu bytes sent in "
 			    "%.1f s", req->volume, servers[i],
 			    (unsigned long long)res.bytes_sent, res.seconds);
+		/* A backup by hand counts as any other: status, staleness,
+		 * episodes. */
+		note.finished = time(NULL);
+		note.result = ok ? "ok" : "failed";
+		note.error = ok ? NULL : res.error != NULL ? res.error :
+		    "failed";
+		note.bytes = res.bytes_sent;
+		note.seconds = res.seconds;
+		(void)vol_backup_record(reg, req->volume, &note, NULL);
+		(void)notify_job(fleet_notify(f), "backup", req->volume,
+		    servers[i], NULL, ok, note.error, ok ? note.finished : 0);
 		json_array_append_new(results, ops_result(servers[i], &res));
 		repl_result_free(&res);
 	}
@@ -278,7 +290,7 @@ out:
 }
 
 /* The only server, or req->server. */
-static const char *
+const char *
 ops_pick_server(const struct ops_env *env, const char *given, char **cause)
 {
 	const char **names;
@@ -304,7 +316,7 @@ ops_pick_server(const struct ops_env *env, const char *given, char **cause)
  * "local" in privateer.json is the server's own (privateer2's local:
  * true): its source is the server.
  */
-static const char *
+const char *
 ops_pick_source(const struct ops_env *env, const char *volume,
     const char *given, const char *server, char **cause)
 {
@@ -766,6 +778,7 @@ ops_restorer_main(void *arg)
 	json_t *opts;
 	struct vopts o;
 	unsigned delay = 5, attempt;
+	char *from = NULL;
 	int rc = -1;
 
 	opts = vol_options(r->reg, r->name);
@@ -784,6 +797,7 @@ ops_restorer_main(void *arg)
 			sleep(delay);
 			delay *= 2;
 		}
+		from = xstrdup(o.restore_from);
 		vopts_free(&o);
 	}
 	json_decref(opts);
@@ -791,6 +805,9 @@ ops_restorer_main(void *arg)
 		log_info("restore of volume %s done", r->name);
 	else
 		log_error("restore of volume %s failed: %s", r->name, cause);
+	(void)notify_job(fleet_notify(r->fleet), "restore", r->name,
+	    from != NULL ? from : "?", NULL, rc == 0, cause, 0);
+	free(from);
 	if (vol_restore_finish(r->reg, r->name, rc == 0, cause, &why) != 0) {
 		log_error("%s", why);
 		free(why);

@@ -20,11 +20,13 @@
 #include "fleet.h"
 #include "http.h"
 #include "jobs.h"
+#include "notify.h"
 #include "ops.h"
 #include "schedule.h"
 #include "log.h"
 #include "util.h"
 #include "volume.h"
+#include "watch.h"
 
 static int
 plugin_serve(void *arg, const char *method, const char *url,
@@ -54,7 +56,9 @@ plugin_main(int argc, char **argv)
 	};
 	const char *socket_path = PLUGIN_SOCKET, *state = PLUGIN_STATE_DIR;
 	const char *mount_root = PLUGIN_MOUNT_ROOT, *level, *config_path, *env;
-	char *sched_file;
+	char *sched_file, *path;
+	struct notify *notify;
+	struct watch *watch;
 	json_t *pending, *item;
 	size_t i;
 	struct fleet_options fo;
@@ -126,6 +130,11 @@ plugin_main(int argc, char **argv)
 	fo.state_dir = state;
 	fo.listen_address = getenv("PRIVATEER_LISTEN_ADDRESS");
 	fo.rsync = PLUGIN_RSYNC;
+	path = xasprintf("%s/notify.json", state);
+	env = getenv("PRIVATEER_NOTIFY_RETRY_MS");
+	notify = notify_start(path, NULL, env != NULL ? atoi(env) : 0);
+	free(path);
+	fo.notify = notify;
 	ctx.fleet = fleet_start(&fo);
 	env = getenv("PRIVATEER_RETRY_SECONDS");
 	ctx.jobs = jobs_start(reg, ctx.fleet, 2, env != NULL ? atoi(env) : 0);
@@ -140,14 +149,18 @@ plugin_main(int argc, char **argv)
 	sched_file = xasprintf("%s/schedule.json", state);
 	ctx.sched = schedule_start(reg, ctx.fleet, ctx.jobs, sched_file);
 	free(sched_file);
+	env = getenv("PRIVATEER_WATCH_SECONDS");
+	watch = watch_start(reg, ctx.fleet, env != NULL ? atoi(env) : 0);
 	srv = http_start(socket_path, API_BODY_MAX, plugin_serve, &ctx,
 	    &cause);
 	if (srv == NULL) {
 		log_error("%s", cause);
 		free(cause);
+		watch_stop(watch);
 		schedule_stop(ctx.sched);
 		jobs_stop(ctx.jobs);
 		fleet_stop(ctx.fleet);
+		notify_stop(notify);
 		vol_close(reg);
 		return 1;
 	}
@@ -164,9 +177,11 @@ plugin_main(int argc, char **argv)
 		break;
 	}
 	http_stop(srv);
+	watch_stop(watch);
 	schedule_stop(ctx.sched);
 	jobs_stop(ctx.jobs);
 	fleet_stop(ctx.fleet);
+	notify_stop(notify);
 	vol_close(reg);
 	return 0;
 }

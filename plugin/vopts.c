@@ -31,6 +31,32 @@ vopts_free(struct vopts *o)
 }
 
 int
+vopts_duration_parse(const char *s, long long *secs, char **cause)
+{
+	static const struct { char unit; long long mult; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+		{ 'w', 7 * 86400 },
+	};
+	long long n = 0;
+	const char *p = s;
+	size_t i;
+
+	while (isdigit((unsigned char)*p) && n < 1000000000LL)
+		n = n * 10 + (*p++ - '0');
+	for (i = 0; p != s && n > 0 && i < sizeof units / sizeof units[0];
+	    i++) {
+		if (p[0] == units[i].unit && p[1] == '\0' &&
+		    n * units[i].mult <= 10LL * 366 * 86400) {
+			*secs = n * units[i].mult;
+			return 0;
+		}
+	}
+	set_cause(cause, "\"%.64s\" is not a duration like 90m, 26h or 8d "
+	    "(s, m, h, d or w; at most ten years)", s);
+	return -1;
+}
+
+int
 vopts_snapshot_id_valid(const char *s)
 {
 	struct tm tm;
@@ -105,6 +131,11 @@ vopts_one(struct vopts *o, const char *key, const char *value, char **cause)
 			goto out;
 		}
 		o->schedule = xstrdup(value);
+	} else if (strcmp(key, "max-age") == 0) {
+		if (vopts_duration_parse(value, &o->max_age, &why) != 0) {
+			set_cause(cause, "option max-age=%s: %s", value, why);
+			goto out;
+		}
 	} else if (strcmp(key, "on-unmount") == 0) {
 		if (strcmp(value, "true") == 0)
 			o->on_unmount = 1;

@@ -14,7 +14,7 @@
 #define VOPTS_ACCEPTED \
 	"backup=SERVER[,SERVER...], schedule=CRON, on-unmount=true|false, " \
 	"restore-from=SERVER, restore-source=CLIENT, restore-volume=NAME, " \
-	"restore-snapshot=ID|latest"
+	"restore-snapshot=ID|latest, max-age=DURATION"
 #define VOPTS_VALUE_MAX 1024
 #define VOPTS_BACKUP_MAX 32
 
@@ -28,6 +28,7 @@ struct vopts {
 	char *restore_source;
 	char *restore_volume;
 	char *restore_snapshot;	/* "latest" or a snapshot ID */
+	long long max_age;	/* max-age= in seconds; 0 when not given */
 };
 
 /*
@@ -37,6 +38,11 @@ struct vopts {
  */
 int vopts_parse(const json_t *opts, struct vopts *out, char **cause);
 void vopts_free(struct vopts *);
+/*
+ * A duration: a positive number and a unit, s, m, h, d or w ("90m",
+ * "26h", "8d"), at most ten years. 0 and *secs, or -1 with *cause.
+ */
+int vopts_duration_parse(const char *, long long *secs, char **cause);
 /* A snapshot ID: UTC time as YYYYMMDDTHHMMSSZ. */
 int vopts_snapshot_id_valid(const char *);
 

@@ -730,6 +730,52 @@ repl_export_start(const struct repl_self *self, const struct repl_server *srv,
 	return 0;
 }
 
+int
+repl_verify(const struct repl_self *self, const struct repl_server *srv,
+    const char *source, const char *volume, const char *which, int manifest,
+    size_t cap, char **out, int *status, char **cause)
+{
+	struct repl_argv a = { NULL, 0 };
+	struct child sp;
+	char *err = NULL;
+	int sfd;
+
+	*out = NULL;
+	sfd = repl_secrets(self, srv);
+	if (sfd < 0) {
+		set_cause(cause, "cannot pass the key to the transport: %s",
+		    strerror(errno));
+		return -1;
+	}
+	repl_transport_argv(&a, self, srv, xasprintf(RSYNC_VERIFY_COMMAND
+	    " %s %s %s%s", source, volume, which, manifest ? " manifest" :
+	    ""));
+	*status = child_start(self->exe, a.v, child_clean_env, NULL, sfd,
+	    REPL_SECRETS_FD, &sp, cause);
+	close(sfd);
+	repl_argv_free(&a);
+	if (*status != 0)
+		return -1;
+	close(sp.in);
+	sp.in = -1;
+	*out = child_read_all(sp.out, cap);
+	err = child_read_all(sp.err, REPL_ERROR_MAX);
+	*status = child_wait(&sp);
+	child_close(&sp);
+	if (*status != 0 && *status != 1) {
+		set_cause(cause, "%s", err != NULL && *err != '\0' ? err :
+		    "the server did not answer");
+		free(*out);
+		*out = NULL;
+		free(err);
+		return -1;
+	}
+	free(err);
+	if (*out == NULL)
+		*out = xstrdup("");
+	return 0;
+}
+
 /* The transport run directly, with command (taken) as the exec request. */
 static void
 repl_transport_argv(struct repl_argv *a, const struct repl_self *self,

@@ -82,6 +82,16 @@ int repl_export_start(const struct repl_self *, const struct repl_server *,
  */
 int repl_store(const struct repl_self *, const struct repl_server *,
     char **method, char **cause);
+/*
+ * Asks server to verify source's volume (`privateer-verify`): which is an
+ * ID, "latest" or "all"; with manifest, *out is that snapshot's manifest
+ * instead. *out (caller frees, at most cap bytes) is the report and
+ * *status the server's answer: 0 nothing damaged, 1 damage. -1 with
+ * *cause when there is no answer (or the server refused).
+ */
+int repl_verify(const struct repl_self *, const struct repl_server *,
+    const char *source, const char *volume, const char *which, int manifest,
+    size_t cap, char **out, int *status, char **cause);
 /* Handshake and a no-op (dry-run) rsync. */
 int repl_probe(const struct repl_self *, const struct repl_server *,
     struct repl_result *);

@@ -691,3 +691,61 @@ out:
 	rsync_words_free(w, n);
 	return rc;
 }
+
+int
+rsync_is_verify(const char *command)
+{
+	size_t n = strlen(RSYNC_VERIFY_COMMAND);
+
+	return strncmp(command, RSYNC_VERIFY_COMMAND, n) == 0 &&
+	    (command[n] == ' ' || command[n] == '\0');
+}
+
+void
+rsync_verify_free(struct rsync_verify *v)
+{
+	free(v->source);
+	free(v->volume);
+	free(v->snapshot);
+	memset(v, 0, sizeof *v);
+}
+
+int
+rsync_parse_verify(const char *command, struct rsync_verify *v, char **cause)
+{
+	char **w = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	memset(v, 0, sizeof *v);
+	if (strlen(command) > RSYNC_COMMAND_MAX) {
+		set_cause(cause, "command longer than %d bytes",
+		    RSYNC_COMMAND_MAX);
+		return -1;
+	}
+	if (rsync_split(command, &w, &n, cause) != 0)
+		return -1;
+	if ((n != 4 && n != 5) || strcmp(w[0], RSYNC_VERIFY_COMMAND) != 0 ||
+	    (n == 5 && strcmp(w[4], "manifest") != 0)) {
+		set_cause(cause, "usage: %s SOURCE VOLUME ID|latest|all "
+		    "[manifest]", RSYNC_VERIFY_COMMAND);
+		goto out;
+	}
+	if (rsync_name("source", w[1], cause) != 0 ||
+	    rsync_name("volume", w[2], cause) != 0 ||
+	    rsync_name("snapshot", w[3], cause) != 0)
+		goto out;
+	if (n == 5 && strcmp(w[3], "all") == 0) {
+		set_cause(cause, "%s: one snapshot's manifest at a time",
+		    RSYNC_VERIFY_COMMAND);
+		goto out;
+	}
+	v->source = xstrdup(w[1]);
+	v->volume = xstrdup(w[2]);
+	v->snapshot = xstrdup(w[3]);
+	v->manifest = n == 5;
+	rc = 0;
+out:
+	rsync_words_free(w, n);
+	return rc;
+}

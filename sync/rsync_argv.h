@@ -68,6 +68,28 @@ int rsync_parse_export(const char *command, struct rsync_export *out,
     char **cause);
 void rsync_export_free(struct rsync_export *);
 
+/*
+ * `privateer-verify SOURCE VOLUME ID|latest|all [manifest]`: the server
+ * checks its snapshots against their manifests and answers with the
+ * report (exit 1 if anything is damaged), or sends one snapshot's
+ * manifest (for a comparison with the client's live volume). Read-only.
+ */
+#define RSYNC_VERIFY_COMMAND "privateer-verify"
+
+struct rsync_verify {
+	char *source;
+	char *volume;
+	char *snapshot;		/* an ID, "latest" or "all" */
+	int manifest;		/* send the manifest instead */
+};
+
+/* 1 if command is a verify command (to be checked by the next). */
+int rsync_is_verify(const char *command);
+/* 0, or -1 with *cause; free with rsync_verify_free. */
+int rsync_parse_verify(const char *command, struct rsync_verify *out,
+    char **cause);
+void rsync_verify_free(struct rsync_verify *);
+
 /* Parses and checks command; 0, or -1 with *cause saying what is refused. */
 int rsync_parse(const char *command, struct rsync_request *out, char **cause);
 /*

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "manifest.h"
 #include "relay.h"
 #include "rsync_argv.h"
 #include "store.h"
@@ -477,6 +478,12 @@ sshd_after_main(void *arg)
 
 	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid),
 	    SSHD_AFTER_NICE);
+	/* Before retention, which may prune the snapshot it reuses. */
+	if (manifest_update(j->root, j->client, j->volume, &cause) != 0) {
+		log_warn("manifest of %s/%s: %s", j->client, j->volume, cause);
+		free(cause);
+		cause = NULL;
+	}
 	if (snap_prune(j->root, j->client, j->volume, &j->policy,
 	    &cause) < 0) {
 		log_error("retention of %s/%s: %s", j->client, j->volume,
@@ -667,6 +674,41 @@ sshd_export(struct sshd_conn *c, ssh_channel ch, const char *who,
 	return status;
 }
 
+/*
+ * "privateer-verify": a child (`privateer verify-snapshots`) checks the
+ * snapshots against their manifests and writes its report, or the
+ * manifest itself, to the channel; its exit status is the answer.
+ */
+static int
+sshd_verify(struct sshd_conn *c, ssh_channel ch, const char *who,
+    const struct rsync_verify *req)
+{
+	struct sshd *srv = c->srv;
+	char *cause = NULL, *argv[9];
+	uint64_t received;
+	int status = -1, i = 0;
+
+	if (srv->exe == NULL)
+		cause = xstrdup("this server cannot verify");
+	else {
+		argv[i++] = srv->exe;
+		argv[i++] = "verify-snapshots";
+		argv[i++] = srv->root;
+		argv[i++] = req->source;
+		argv[i++] = req->volume;
+		argv[i++] = req->snapshot;
+		if (req->manifest)
+			argv[i++] = "--manifest";
+		argv[i] = NULL;
+		status = sshd_relay_child(c, ch, who, srv->exe, argv, srv->root,
+		    &received, &cause);
+	}
+	if (status < 0)
+		sshd_refuse(c, ch, who, cause != NULL ? cause : "failed");
+	free(cause);
+	return status;
+}
+
 /* "privateer-store": which method the store uses, for the client. */
 static int
 sshd_store_answer(struct sshd_conn *c, ssh_channel ch)
@@ -742,6 +784,20 @@ sshd_conn_session(struct sshd_conn *c)
 		ssh_options_set(c->session, SSH_OPTIONS_TIMEOUT, &timeout);
 		status = sshd_export(c, ch, who, &ex);
 		rsync_export_free(&ex);
+		goto done;
+	}
+	if (rsync_is_verify(command)) {
+		struct rsync_verify ve;
+		if (rsync_parse_verify(command, &ve, &cause) != 0) {
+			sshd_refuse(c, ch, who, cause);
+			goto out;
+		}
+		log_info("ssh %s (%s): verify of %s/%s/%s", c->peer, who,
+		    ve.source, ve.volume, ve.snapshot);
+		timeout = 0;
+		ssh_options_set(c->session, SSH_OPTIONS_TIMEOUT, &timeout);
+		status = sshd_verify(c, ch, who, &ve);
+		rsync_verify_free(&ve);
 		goto done;
 	}
 	if (rsync_is_store(command)) {

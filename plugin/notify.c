@@ -1,0 +1,710 @@
+/*
+ * notify: episodes, the queue and its thread. An episode is a key
+ * ("backup/<volume>/<server>", "stale/<client>/<volume>/<server>",
+ * "verify/<client>/<volume>/<server>") mapped to its bad state in a small
+ * JSON file written atomically on every change, before the notification
+ * is queued: a restart finds the episode and does not tell it twice.
+ * Each queued notification holds its own copy of the target and the
+ * message, so a reload in between changes nothing already queued.
+ */
+#include "notify.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+#define NOTIFY_ATTEMPTS 3
+#define NOTIFY_QUEUE_MAX 1000
+#define NOTIFY_STATE_MAX (1024 * 1024)
+
+struct notify_item {
+	struct config_notify target;
+	int index;		/* notify[index] in the file, for logs */
+	const struct notify_backend *backend;
+	unsigned event;
+	char *host, *volume, *server, *client, *message;
+	time_t last_success, time;
+	int attempts;
+	long long not_before;	/* ms */
+	struct notify_item *next;
+};
+
+struct notify {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread;
+	int stopping;
+	int busy;		/* the thread is sending */
+	char *state_file;
+	json_t *episodes;	/* key -> "failing", "stale", "damaged" */
+	const struct notify_backend *const *backends;
+	int retry_ms;
+	struct config_notify *targets;
+	const struct notify_backend **target_backends;	/* picked once */
+	size_t ntargets;
+	char *host;
+	struct notify_item *queue;
+	size_t queued;
+	unsigned long long failed, sent;
+};
+
+static const struct notify_backend *const notify_default_backends[] = {
+	&notify_webhook, &notify_email, &notify_ping, NULL
+};
+
+static char *
+notify_dup(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+static void
+notify_target_copy(struct config_notify *dst, const struct config_notify *src)
+{
+	size_t i;
+
+	memset(dst, 0, sizeof *dst);
+	dst->type = notify_dup(src->type);
+	dst->url = notify_dup(src->url);
+	dst->format = notify_dup(src->format);
+	dst->from = notify_dup(src->from);
+	dst->user = notify_dup(src->user);
+	dst->password = notify_dup(src->password);
+	dst->events = src->events;
+	if (src->nto > 0)
+		dst->to = xcalloc(src->nto, sizeof *dst->to);
+	for (i = 0; i < src->nto; i++)
+		dst->to[dst->nto++] = xstrdup(src->to[i]);
+}
+
+static void
+notify_target_free(struct config_notify *t)
+{
+	size_t i;
+
+	free(t->type);
+	free(t->url);
+	free(t->format);
+	free(t->from);
+	free(t->user);
+	if (t->password != NULL)
+		explicit_bzero(t->password, strlen(t->password));
+	free(t->password);
+	for (i = 0; i < t->nto; i++)
+		free(t->to[i]);
+	free(t->to);
+	memset(t, 0, sizeof *t);
+}
+
+static void
+notify_item_free(struct notify_item *it)
+{
+	notify_target_free(&it->target);
+	free(it->host);
+	free(it->volume);
+	free(it->server);
+	free(it->client);
+	free(it->message);
+	free(it);
+}
+
+static const struct notify_backend *
+notify_backend_for(const struct notify *n, const char *type)
+{
+	size_t i;
+
+	for (i = 0; type != NULL && n->backends[i] != NULL; i++) {
+		if (strcmp(n->backends[i]->type, type) == 0)
+			return n->backends[i];
+	}
+	return NULL;
+}
+
+/* Whether target t is told about event. */
+static int
+notify_wants(const struct config_notify *t, unsigned event)
+{
+	if (event == NOTIFY_START)	/* only where success is pinged */
+		return strcmp(t->type, "ping") == 0 &&
+		    (t->events & CONFIG_EV_SUCCESS) != 0;
+	return (t->events & event) != 0;
+}
+
+/* Queues m for every target that wants it; the number queued. Locked. */
+static unsigned
+notify_queue_locked(struct notify *n, const struct notify_msg *m)
+{
+	struct notify_item *it, **tail;
+	unsigned queued = 0;
+	size_t i;
+
+	for (i = 0; i < n->ntargets; i++) {
+		if (!notify_wants(&n->targets[i], m->event))
+			continue;
+		if (n->queued >= NOTIFY_QUEUE_MAX) {
+			n->failed++;
+			log_warn("notification queue full: %s to notify[%zu] "
+			    "dropped", config_event_name(m->event), i);
+			continue;
+		}
+		it = xcalloc(1, sizeof *it);
+		notify_target_copy(&it->target, &n->targets[i]);
+		it->index = (int)i;
+		it->backend = n->target_backends[i];
+		it->event = m->event;
+		it->host = notify_dup(n->host);
+		it->volume = notify_dup(m->volume);
+		it->server = notify_dup(m->server);
+		it->client = notify_dup(m->client);
+		it->message = notify_dup(m->message);
+		it->last_success = m->last_success;
+		it->time = m->time != 0 ? m->time : now_realtime();
+		for (tail = &n->queue; *tail != NULL; tail = &(*tail)->next)
+			;
+		*tail = it;
+		n->queued++;
+		queued++;
+	}
+	if (queued > 0)
+		pthread_cond_broadcast(&n->cond);
+	return queued;
+}
+
+static void
+notify_save_locked(struct notify *n)
+{
+	char *text, *cause = NULL;
+
+	text = json_dumps(n->episodes, JSON_COMPACT | JSON_SORT_KEYS);
+	if (text == NULL)
+		return;
+	if (n->state_file != NULL && write_file_atomic(n->state_file, text,
+	    strlen(text), 0600, &cause) != 0) {
+		log_warn("notifications: saving episodes: %s", cause);
+		free(cause);
+	}
+	free(text);
+}
+
+/*
+ * Moves key to state (NULL: fine) and says whether that is a change; the
+ * change is persisted before anything is queued. Locked.
+ */
+static int
+notify_episode_locked(struct notify *n, const char *key, const char *state)
+{
+	json_t *cur = json_object_get(n->episodes, key);
+
+	if (state == NULL) {
+		if (cur == NULL)
+			return 0;
+		json_object_del(n->episodes, key);
+	} else {
+		if (cur != NULL && strcmp(json_string_value(cur), state) == 0)
+			return 0;
+		json_object_set_new(n->episodes, key, json_string(state));
+	}
+	notify_save_locked(n);
+	return 1;
+}
+
+unsigned
+notify_job(struct notify *n, const char *kind, const char *volume,
+    const char *server, const char *client, int ok, const char *error,
+    time_t last_success)
+{
+	struct notify_msg m;
+	char *key, *text, *why;
+	unsigned queued = 0;
+
+	if (n == NULL)
+		return 0;
+	memset(&m, 0, sizeof m);
+	key = xasprintf("%s/%s/%s", kind, volume, server);
+	why = utf8_clip(error != NULL ? error : "unknown error", 2000);
+	m.volume = volume;
+	m.server = server;
+	m.last_success = last_success;
+	m.time = now_realtime();
+	pthread_mutex_lock(&n->lock);
+	m.client = client != NULL ? client : n->host;
+	if (ok) {
+		if (notify_episode_locked(n, key, NULL)) {
+			text = xasprintf("%s of %s %s %s succeeded again",
+			    kind, volume, strcmp(kind, "backup") == 0 ?
+			    "to" : "from", server);
+			m.event = CONFIG_EV_RECOVERY;
+			m.message = text;
+			queued += notify_queue_locked(n, &m);
+			free(text);
+		}
+		text = xasprintf("%s of %s %s %s succeeded", kind, volume,
+		    strcmp(kind, "backup") == 0 ? "to" : "from", server);
+		m.event = CONFIG_EV_SUCCESS;
+		m.message = text;
+		queued += notify_queue_locked(n, &m);
+		free(text);
+	} else if (notify_episode_locked(n, key, "failing")) {
+		text = xasprintf("%s of %s %s %s failed: %s", kind, volume,
+		    strcmp(kind, "backup") == 0 ? "to" : "from", server, why);
+		m.event = CONFIG_EV_FAILURE;
+		m.message = text;
+		queued += notify_queue_locked(n, &m);
+		free(text);
+	}
+	pthread_mutex_unlock(&n->lock);
+	free(why);
+	free(key);
+	return queued;
+}
+
+void
+notify_job_start(struct notify *n, const char *volume, const char *server)
+{
+	struct notify_msg m;
+
+	if (n == NULL)
+		return;
+	memset(&m, 0, sizeof m);
+	m.event = NOTIFY_START;
+	m.volume = volume;
+	m.server = server;
+	m.message = "starting";
+	pthread_mutex_lock(&n->lock);
+	m.client = n->host;
+	(void)notify_queue_locked(n, &m);
+	pthread_mutex_unlock(&n->lock);
+}
+
+static void
+notify_age_text(long long secs, char *buf, size_t len)
+{
+	if (secs % 86400 == 0)
+		snprintf(buf, len, "%lldd", secs / 86400);
+	else if (secs % 3600 == 0)
+		snprintf(buf, len, "%lldh", secs / 3600);
+	else if (secs % 60 == 0)
+		snprintf(buf, len, "%lldm", secs / 60);
+	else
+		snprintf(buf, len, "%llds", secs);
+}
+
+unsigned
+notify_stale(struct notify *n, const char *volume, const char *server,
+    const char *client, int stale, long long max_age, time_t last_success)
+{
+	struct notify_msg m;
+	char *key, *text, age[32], when[32];
+	unsigned queued = 0;
+
+	if (n == NULL)
+		return 0;
+	pthread_mutex_lock(&n->lock);
+	if (client == NULL)
+		client = n->host != NULL ? n->host : "";
+	key = xasprintf("stale/%s/%s/%s", client, volume, server);
+	if (notify_episode_locked(n, key, stale ? "stale" : NULL) && stale) {
+		memset(&m, 0, sizeof m);
+		notify_age_text(max_age, age, sizeof age);
+		if (last_success > 0)
+			notify_time(last_success, when, sizeof when);
+		else
+			snprintf(when, sizeof when, "never");
+		text = xasprintf("backup of %s's %s to %s is stale: no "
+		    "successful backup for more than %s (last success: %s)",
+		    client, volume, server, age, when);
+		m.event = CONFIG_EV_STALE;
+		m.volume = volume;
+		m.server = server;
+		m.client = client;
+		m.message = text;
+		m.last_success = last_success;
+		m.time = now_realtime();
+		queued = notify_queue_locked(n, &m);
+		free(text);
+	}
+	pthread_mutex_unlock(&n->lock);
+	free(key);
+	return queued;
+}
+
+unsigned
+notify_verify(struct notify *n, const char *volume, const char *server,
+    const char *client, int damaged, const char *message)
+{
+	struct notify_msg m;
+	char *key;
+	unsigned queued = 0;
+
+	if (n == NULL)
+		return 0;
+	pthread_mutex_lock(&n->lock);
+	key = xasprintf("verify/%s/%s/%s", client != NULL ? client : "",
+	    volume, server != NULL ? server : "");
+	if (notify_episode_locked(n, key, damaged ? "damaged" : NULL) &&
+	    damaged) {
+		memset(&m, 0, sizeof m);
+		m.event = CONFIG_EV_VERIFY;
+		m.volume = volume;
+		m.server = server;
+		m.client = client;
+		m.message = message;
+		m.time = now_realtime();
+		queued = notify_queue_locked(n, &m);
+	}
+	pthread_mutex_unlock(&n->lock);
+	free(key);
+	return queued;
+}
+
+/* The due item (taken off the queue), or NULL and *wait the next due. */
+static struct notify_item *
+notify_take_locked(struct notify *n, long long now, long long *wait)
+{
+	struct notify_item **p, *it;
+
+	*wait = 0;
+	for (p = &n->queue; *p != NULL; p = &(*p)->next) {
+		it = *p;
+		if (it->not_before <= now) {
+			*p = it->next;
+			it->next = NULL;
+			n->queued--;
+			return it;
+		}
+		if (*wait == 0 || it->not_before < *wait)
+			*wait = it->not_before;
+	}
+	return NULL;
+}
+
+static void
+notify_send_one(struct notify *n, struct notify_item *it)
+{
+	struct notify_msg m;
+	char *cause = NULL;
+	int rc;
+
+	memset(&m, 0, sizeof m);
+	m.event = it->event;
+	m.host = it->host;
+	m.volume = it->volume;
+	m.server = it->server;
+	m.client = it->client;
+	m.message = it->message;
+	m.last_success = it->last_success;
+	m.time = it->time;
+	if (it->backend == NULL) {
+		cause = xstrdup("no such target type");
+		rc = -1;
+		it->attempts = NOTIFY_ATTEMPTS;
+	} else
+		rc = it->backend->send(&it->target, &m, &cause);
+	it->attempts++;
+	pthread_mutex_lock(&n->lock);
+	if (rc == 0) {
+		n->sent++;
+		log_info("notification %s sent to notify[%d] (%s)",
+		    it->event == NOTIFY_START ? "start" :
+		    config_event_name(it->event), it->index, it->target.type);
+		notify_item_free(it);
+	} else if (it->attempts < NOTIFY_ATTEMPTS && !n->stopping) {
+		log_warn("notification %s to notify[%d] (%s), attempt %d: %s",
+		    it->event == NOTIFY_START ? "start" :
+		    config_event_name(it->event), it->index, it->target.type,
+		    it->attempts, cause);
+		it->not_before = now_ms() + (long long)n->retry_ms *
+		    (1LL << (it->attempts - 1));
+		it->next = n->queue;
+		n->queue = it;
+		n->queued++;
+	} else {
+		n->failed++;
+		log_error("notification %s to notify[%d] (%s) failed: %s",
+		    it->event == NOTIFY_START ? "start" :
+		    config_event_name(it->event), it->index, it->target.type,
+		    cause);
+		notify_item_free(it);
+	}
+	pthread_cond_broadcast(&n->cond);
+	pthread_mutex_unlock(&n->lock);
+	free(cause);
+}
+
+static void *
+notify_main(void *arg)
+{
+	struct notify *n = arg;
+	struct notify_item *it;
+	struct timespec ts;
+	long long wait;
+
+	pthread_mutex_lock(&n->lock);
+	while (!n->stopping) {
+		it = notify_take_locked(n, now_ms(), &wait);
+		if (it == NULL) {
+			if (wait == 0)
+				pthread_cond_wait(&n->cond, &n->lock);
+			else {
+				ts.tv_sec = wait / 1000;
+				ts.tv_nsec = (wait % 1000) * 1000000;
+				pthread_cond_timedwait(&n->cond, &n->lock, &ts);
+			}
+			continue;
+		}
+		n->busy = 1;
+		pthread_mutex_unlock(&n->lock);
+		notify_send_one(n, it);
+		pthread_mutex_lock(&n->lock);
+		n->busy = 0;
+		pthread_cond_broadcast(&n->cond);
+	}
+	pthread_mutex_unlock(&n->lock);
+	return NULL;
+}
+
+struct notify *
+notify_start(const char *state_file,
+    const struct notify_backend *const *backends, int retry_ms)
+{
+	struct notify *n = xcalloc(1, sizeof *n);
+	json_error_t jerr;
+	char *text;
+	size_t len;
+
+	pthread_mutex_init(&n->lock, NULL);
+	pthread_cond_init(&n->cond, NULL);
+	n->state_file = notify_dup(state_file);
+	n->backends = backends != NULL ? backends : notify_default_backends;
+	n->retry_ms = retry_ms > 0 ? retry_ms : 2000;
+	text = state_file != NULL ? read_file_capped(state_file,
+	    NOTIFY_STATE_MAX, &len) : NULL;
+	if (text != NULL) {
+		n->episodes = json_loadb(text, len, 0, &jerr);
+		if (n->episodes != NULL && !json_is_object(n->episodes)) {
+			json_decref(n->episodes);
+			n->episodes = NULL;
+		}
+		if (n->episodes == NULL)
+			log_warn("notifications: %s unreadable, starting "
+			    "afresh", state_file);
+		free(text);
+	}
+	if (n->episodes == NULL)
+		n->episodes = json_object();
+	if (pthread_create(&n->thread, NULL, notify_main, n) != 0)
+		fatal("cannot start the notification thread");
+	return n;
+}
+
+void
+notify_stop(struct notify *n)
+{
+	struct notify_item *it, *next;
+	size_t i;
+
+	if (n == NULL)
+		return;
+	pthread_mutex_lock(&n->lock);
+	n->stopping = 1;
+	pthread_cond_broadcast(&n->cond);
+	pthread_mutex_unlock(&n->lock);
+	pthread_join(n->thread, NULL);
+	if (n->queued > 0)
+		log_warn("notifications: %zu not sent at shutdown", n->queued);
+	for (it = n->queue; it != NULL; it = next) {
+		next = it->next;
+		notify_item_free(it);
+	}
+	for (i = 0; i < n->ntargets; i++)
+		notify_target_free(&n->targets[i]);
+	free(n->targets);
+	free(n->target_backends);
+	free(n->host);
+	free(n->state_file);
+	json_decref(n->episodes);
+	pthread_cond_destroy(&n->cond);
+	pthread_mutex_destroy(&n->lock);
+	free(n);
+}
+
+void
+notify_configure(struct notify *n, const struct config *cfg,
+    const char *host)
+{
+	size_t i;
+
+	if (n == NULL)
+		return;
+	pthread_mutex_lock(&n->lock);
+	for (i = 0; i < n->ntargets; i++)
+		notify_target_free(&n->targets[i]);
+	free(n->targets);
+	n->targets = NULL;
+	n->ntargets = 0;
+	free(n->target_backends);
+	n->target_backends = NULL;
+	if (cfg != NULL && cfg->nnotify > 0) {
+		n->targets = xcalloc(cfg->nnotify, sizeof *n->targets);
+		n->target_backends = xcalloc(cfg->nnotify,
+		    sizeof *n->target_backends);
+		for (i = 0; i < cfg->nnotify; i++) {
+			notify_target_copy(&n->targets[i], &cfg->notify[i]);
+			n->target_backends[i] = notify_backend_for(n,
+			    cfg->notify[i].type);
+			n->ntargets++;
+		}
+	}
+	free(n->host);
+	n->host = notify_dup(host);
+	pthread_mutex_unlock(&n->lock);
+}
+
+unsigned long long
+notify_failed_total(struct notify *n)
+{
+	unsigned long long v;
+
+	if (n == NULL)
+		return 0;
+	pthread_mutex_lock(&n->lock);
+	v = n->failed;
+	pthread_mutex_unlock(&n->lock);
+	return v;
+}
+
+unsigned long long
+notify_sent_total(struct notify *n)
+{
+	unsigned long long v;
+
+	if (n == NULL)
+		return 0;
+	pthread_mutex_lock(&n->lock);
+	v = n->sent;
+	pthread_mutex_unlock(&n->lock);
+	return v;
+}
+
+int
+notify_flush(struct notify *n, int timeout_ms)
+{
+	long long end = now_ms() + timeout_ms, t;
+	struct timespec ts;
+	int rc;
+
+	pthread_mutex_lock(&n->lock);
+	while ((n->queue != NULL || n->busy) && (t = now_ms()) < end) {
+		t = t + 50 < end ? t + 50 : end;
+		ts.tv_sec = t / 1000;
+		ts.tv_nsec = (t % 1000) * 1000000;
+		pthread_cond_timedwait(&n->cond, &n->lock, &ts);
+	}
+	rc = n->queue != NULL || n->busy ? -1 : 0;
+	pthread_mutex_unlock(&n->lock);
+	return rc;
+}
+
+/* ---- what is said ---- */
+
+void
+notify_time(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+char *
+notify_secret(const char *value)
+{
+	const char *v;
+
+	if (value == NULL)
+		return NULL;
+	if (value[0] != '$')
+		return xstrdup(value);
+	v = getenv(value + 1);
+	return v != NULL && *v != '\0' ? xstrdup(v) : NULL;
+}
+
+static const char *
+notify_event_text(unsigned event)
+{
+	return event == NOTIFY_START ? "start" : config_event_name(event);
+}
+
+char *
+notify_json_body(const struct notify_msg *m)
+{
+	json_t *o = json_object();
+	char when[32], *s, *clean;
+
+	json_object_set_new(o, "event",
+	    json_string(notify_event_text(m->event)));
+	if (m->host != NULL)
+		json_object_set_new(o, "host", json_string(m->host));
+	if (m->volume != NULL)
+		json_object_set_new(o, "volume", json_string(m->volume));
+	if (m->server != NULL)
+		json_object_set_new(o, "server", json_string(m->server));
+	if (m->client != NULL)
+		json_object_set_new(o, "client", json_string(m->client));
+	if (m->message != NULL) {
+		clean = utf8_clean(m->message);
+		json_object_set_new(o, "message", json_string(clean));
+		free(clean);
+	}
+	if (m->last_success > 0) {
+		notify_time(m->last_success, when, sizeof when);
+		json_object_set_new(o, "last_success", json_string(when));
+	}
+	notify_time(m->time, when, sizeof when);
+	json_object_set_new(o, "time", json_string(when));
+	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (s == NULL)
+		fatal("out of memory");
+	return s;
+}
+
+char *
+notify_summary(const struct notify_msg *m)
+{
+	char *s, *clean;
+
+	clean = utf8_clean(m->message != NULL ? m->message : "");
+	s = xasprintf("privateer %s on %s: %s", notify_event_text(m->event),
+	    m->host != NULL ? m->host : "?", clean);
+	free(clean);
+	return s;
+}
+
+char *
+notify_slack_body(const struct notify_msg *m)
+{
+	char when[32], *line, *text, *s;
+	json_t *o;
+
+	line = notify_summary(m);
+	if (m->last_success > 0) {
+		notify_time(m->last_success, when, sizeof when);
+		text = xasprintf("%s (last success %s)", line, when);
+	} else
+		text = xstrdup(line);
+	o = json_pack("{s:s}", "text", text);
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	free(text);
+	free(line);
+	if (s == NULL)
+		fatal("out of memory");
+	return s;
+}

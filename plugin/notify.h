@@ -1,0 +1,112 @@
+/*
+ * notify: telling people (PRODUCT.md §11). Callers report what happened —
+ * a job's outcome, a pair that went stale, damage found by verify — and
+ * notify turns it into at most one notification per change of state (a
+ * failing episode is told once, however many retries fail, and the state
+ * is persisted so a restart does not tell it again). Notifications wait
+ * in a queue that one thread sends, with timeouts and a few retries, so
+ * no job or Docker request ever waits on a notification target. A send
+ * that fails for good is logged (never with its URL or password) and
+ * counted. Targets are backends behind one table (notify_webhook.c,
+ * notify_email.c, notify_ping.c), picked once per target by its type.
+ */
+#ifndef PRIVATEER_NOTIFY_H
+#define PRIVATEER_NOTIFY_H
+
+#include <time.h>
+
+#include "config.h"
+
+/* Not an event of the file: a ping target's URL/start when a job starts. */
+#define NOTIFY_START 0x100
+
+/* One notification; the strings are borrowed. */
+struct notify_msg {
+	unsigned event;		/* a CONFIG_EV_* bit or NOTIFY_START */
+	const char *host;	/* the machine sending it */
+	const char *volume;	/* NULL when not about one volume */
+	const char *server;
+	const char *client;
+	const char *message;	/* what happened, and why */
+	time_t last_success;	/* 0: unknown or never */
+	time_t time;
+};
+
+struct notify_backend {
+	const char *type;	/* config_notify.type */
+	/*
+	 * Sends m to t once, with timeouts; 0, or -1 with *cause (caller
+	 * frees), which never holds the target's URL or password.
+	 */
+	int (*send)(const struct config_notify *t, const struct notify_msg *m,
+	    char **cause);
+};
+
+extern const struct notify_backend notify_webhook;
+extern const struct notify_backend notify_email;
+extern const struct notify_backend notify_ping;
+
+struct notify;
+
+/*
+ * Starts the sender thread. state_file keeps the episodes across
+ * restarts; backends is a NULL-terminated table (NULL: webhook, email and
+ * ping); retry_ms is the first pause between attempts (0: 2000).
+ */
+struct notify *notify_start(const char *state_file,
+    const struct notify_backend *const *backends, int retry_ms);
+/* Stops the thread; what is still queued is dropped (and logged). */
+void notify_stop(struct notify *);
+/* Takes cfg's targets (copied) and this machine's name; cfg may be NULL. */
+void notify_configure(struct notify *, const struct config *cfg,
+    const char *host);
+
+/*
+ * A job's outcome. kind is "backup" or "restore"; client is whose data
+ * (NULL: this machine); error when !ok. A failure is told when the pair
+ * was not failing already, a success after one is a recovery, and every
+ * success is a success event (opt-in). Returns the events queued.
+ */
+unsigned notify_job(struct notify *, const char *kind, const char *volume,
+    const char *server, const char *client, int ok, const char *error,
+    time_t last_success);
+/* A job starts (a ping target's URL/start). */
+void notify_job_start(struct notify *, const char *volume,
+    const char *server);
+/* Whether client's volume on server is stale now: told once an episode. */
+unsigned notify_stale(struct notify *, const char *volume,
+    const char *server, const char *client, int stale, long long max_age,
+    time_t last_success);
+/* A verification's outcome: damage (message says what) is told once. */
+unsigned notify_verify(struct notify *, const char *volume,
+    const char *server, const char *client, int damaged,
+    const char *message);
+
+/* Sends that failed for good, and sends done, since start. */
+unsigned long long notify_failed_total(struct notify *);
+unsigned long long notify_sent_total(struct notify *);
+/* Waits until the queue is empty, at most timeout_ms; 0 if it is. */
+int notify_flush(struct notify *, int timeout_ms);
+
+/* The bodies (caller frees): PRODUCT.md's json, Slack's {"text"}. */
+char *notify_json_body(const struct notify_msg *);
+char *notify_slack_body(const struct notify_msg *);
+/* One line saying it all: "privateer failure on bob: ..." (caller frees). */
+char *notify_summary(const struct notify_msg *);
+/* An RFC 5322 message with headers (caller frees). */
+char *notify_email_message(const struct notify_msg *, const char *from,
+    char *const *to, size_t nto);
+/*
+ * One HTTP request to url (a literal or "$NAME"): a POST of the JSON body,
+ * or a GET when body is NULL; a 2xx answer is success (notify_webhook.c).
+ */
+int notify_http(const char *url, const char *body, char **cause);
+/* RFC 3339 UTC of t into buf (at least 21 bytes). */
+void notify_time(time_t t, char *buf, size_t len);
+/*
+ * A target's field as written or, for "$NAME", the environment's NAME
+ * (caller frees, wipe secrets); NULL if unset.
+ */
+char *notify_secret(const char *value);
+
+#endif
