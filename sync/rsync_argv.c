@@ -632,13 +632,20 @@ rsync_is_store(const char *command)
 	return strcmp(command, RSYNC_STORE_COMMAND) == 0;
 }
 
+/* Whether command is name, alone or followed by its arguments. */
+static int
+rsync_is_command(const char *command, const char *name)
+{
+	size_t n = strlen(name);
+
+	return strncmp(command, name, n) == 0 &&
+	    (command[n] == ' ' || command[n] == '\0');
+}
+
 int
 rsync_is_export(const char *command)
 {
-	size_t n = strlen(RSYNC_EXPORT_COMMAND);
-
-	return strncmp(command, RSYNC_EXPORT_COMMAND, n) == 0 &&
-	    (command[n] == ' ' || command[n] == '\0');
+	return rsync_is_command(command, RSYNC_EXPORT_COMMAND);
 }
 
 void
@@ -695,10 +702,7 @@ out:
 int
 rsync_is_verify(const char *command)
 {
-	size_t n = strlen(RSYNC_VERIFY_COMMAND);
-
-	return strncmp(command, RSYNC_VERIFY_COMMAND, n) == 0 &&
-	    (command[n] == ' ' || command[n] == '\0');
+	return rsync_is_command(command, RSYNC_VERIFY_COMMAND);
 }
 
 void
