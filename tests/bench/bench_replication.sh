@@ -475,9 +475,12 @@ bench_dataset() {
 PROGRESS_OPTS=()
 grep -qa -- --no-inc-recursive "$P" && PROGRESS_OPTS=(--info=progress2 --no-inc-recursive)
 xfer() { # xfer SRC [OPTION]: one push into this round's volume cmpN
-	local s=$1
+	local s=$1 inplace=()
 	shift
-	/usr/bin/rsync -rlptgoH --numeric-ids --timeout=600 \
+	# Into a copy-on-write store privateer pushes in place (store.h).
+	grep -q 'snapshot store: \(btrfs\|reflink\)' "$B/alice/daemon.log" &&
+		inplace=(--inplace --delete)
+	/usr/bin/rsync -rlptgoH "${inplace[@]}" --numeric-ids --timeout=600 \
 		-e "$P transport --secrets-fd 3 --port $ALICE_RELAY" "$@" --stats "${PROGRESS_OPTS[@]}" \
 		"$s/" "127.0.0.1:cmp$ROUND/" 3<"$B/secrets.json"
 }
