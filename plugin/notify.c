@@ -566,30 +566,30 @@ notify_configure(struct notify *n, const struct config *cfg,
 	pthread_mutex_unlock(&n->lock);
 }
 
-unsigned long long
-notify_failed_total(struct notify *n)
+/* One of n's counters, read under its lock (0 without n). */
+static unsigned long long
+notify_counter(struct notify *n, const unsigned long long *field)
 {
 	unsigned long long v;
 
 	if (n == NULL)
 		return 0;
 	pthread_mutex_lock(&n->lock);
-	v = n->failed;
+	v = *field;
 	pthread_mutex_unlock(&n->lock);
 	return v;
 }
 
 unsigned long long
+notify_failed_total(struct notify *n)
+{
+	return notify_counter(n, n != NULL ? &n->failed : NULL);
+}
+
+unsigned long long
 notify_sent_total(struct notify *n)
 {
-	unsigned long long v;
-
-	if (n == NULL)
-		return 0;
-	pthread_mutex_lock(&n->lock);
-	v = n->sent;
-	pthread_mutex_unlock(&n->lock);
-	return v;
+	return notify_counter(n, n != NULL ? &n->sent : NULL);
 }
 
 int

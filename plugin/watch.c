@@ -46,6 +46,17 @@ watch_verify_main(void *arg)
 	return NULL;
 }
 
+/* Tells n of the staleness r of volume on server (client: NULL here). */
+static void
+watch_tell(struct notify *n, const char *volume, const char *server,
+    const char *client, const json_t *r)
+{
+	(void)notify_stale(n, volume, server, client,
+	    json_is_true(json_object_get(r, "stale")),
+	    json_integer_value(json_object_get(r, "max_age")),
+	    (time_t)json_integer_value(json_object_get(r, "last_success")));
+}
+
 static void
 watch_client(struct watch *w, time_t now)
 {
@@ -54,13 +65,8 @@ watch_client(struct watch *w, time_t now)
 	const char *volume, *server;
 
 	json_object_foreach(all, volume, per) {
-		json_object_foreach(per, server, r) {
-			(void)notify_stale(n, volume, server, NULL,
-			    json_is_true(json_object_get(r, "stale")),
-			    json_integer_value(json_object_get(r, "max_age")),
-			    (time_t)json_integer_value(json_object_get(r,
-			    "last_success")));
-		}
+		json_object_foreach(per, server, r)
+			watch_tell(n, volume, server, NULL, r);
 	}
 	json_decref(all);
 }
@@ -74,13 +80,8 @@ watch_server(struct watch *w, const char *me, time_t now)
 
 	all = stale_server(w->fleet, fleet_server_root(w->fleet), now);
 	json_object_foreach(all, client, per) {
-		json_object_foreach(per, volume, r) {
-			(void)notify_stale(n, volume, me, client,
-			    json_is_true(json_object_get(r, "stale")),
-			    json_integer_value(json_object_get(r, "max_age")),
-			    (time_t)json_integer_value(json_object_get(r,
-			    "last_success")));
-		}
+		json_object_foreach(per, volume, r)
+			watch_tell(n, volume, me, client, r);
 	}
 	json_decref(all);
 }
