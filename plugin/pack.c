@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "flusher.h"
 #include "util.h"
 
 #define PACK_BLOCK (64 * 1024)
@@ -33,8 +34,6 @@
 #define PACK_NAME_MAX 255		/* bytes of one component */
 #define PACK_SHOW_MAX 120		/* bytes of a name in a message */
 #define PACK_MUNGED "/rsyncd-munged/"
-/* How often an import writes back what it has extracted so far. */
-#define PACK_FLUSH_MS 250
 /* Entries declaring more than this are checked against the free space. */
 #define PACK_SIZE_CHECK (1024 * 1024)
 
@@ -820,83 +819,13 @@ out:
 	return rc;
 }
 
-/*
- * An import must not finish before its files are on disk, and writeback
- * left to the end (one syncfs after extracting) makes the import take the
- * extraction's time plus the disk's. A thread that keeps writing back what
- * has been extracted so far lets the disk work while the extraction goes
- * on, so the final syncfs finds little left.
- */
-struct pack_flusher {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	int fd;
-	int stop;
-	int running;
-};
-
-static void *
-pack_flusher_main(void *arg)
-{
-	struct pack_flusher *f = arg;
-	struct timespec until;
-
-	pthread_mutex_lock(&f->lock);
-	while (!f->stop) {
-		pthread_mutex_unlock(&f->lock);
-		(void)syncfs(f->fd);	/* errors show in the final syncfs */
-		pthread_mutex_lock(&f->lock);
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += PACK_FLUSH_MS * 1000000L;
-		until.tv_sec += until.tv_nsec / 1000000000L;
-		until.tv_nsec %= 1000000000L;
-		while (!f->stop && pthread_cond_timedwait(&f->wake, &f->lock,
-		    &until) == 0)
-			;
-	}
-	pthread_mutex_unlock(&f->lock);
-	return NULL;
-}
-
-static void
-pack_flusher_start(struct pack_flusher *f, int fd)
-{
-	memset(f, 0, sizeof *f);
-	f->fd = fd;
-	pthread_mutex_init(&f->lock, NULL);
-	pthread_cond_init(&f->wake, NULL);
-	f->running = pthread_create(&f->thread, NULL, pack_flusher_main,
-	    f) == 0;
-	if (!f->running) {	/* then the final syncfs does it all */
-		pthread_cond_destroy(&f->wake);
-		pthread_mutex_destroy(&f->lock);
-	}
-}
-
-/* Stops the thread; a second call does nothing. */
-static void
-pack_flusher_stop(struct pack_flusher *f)
-{
-	if (!f->running)
-		return;
-	pthread_mutex_lock(&f->lock);
-	f->stop = 1;
-	pthread_cond_signal(&f->wake);
-	pthread_mutex_unlock(&f->lock);
-	pthread_join(f->thread, NULL);
-	f->running = 0;
-	pthread_cond_destroy(&f->wake);
-	pthread_mutex_destroy(&f->lock);
-}
-
 int
 pack_import(int fd, const char *dir, struct pack_stats *st, char **cause)
 {
 	struct pack_links links = { NULL, 0, 0 };
 	struct archive *in, *out;
 	struct archive_entry *e;
-	struct pack_flusher flusher;
+	struct flusher flusher;
 	int r, rc = -1, dfd;
 
 	memset(st, 0, sizeof *st);
@@ -905,7 +834,8 @@ pack_import(int fd, const char *dir, struct pack_stats *st, char **cause)
 		set_cause(cause, "%s: %s", dir, strerror(errno));
 		return -1;
 	}
-	pack_flusher_start(&flusher, dfd);
+	/* Written back while it is extracted (flusher.h). */
+	flusher_start(&flusher, dfd);
 	in = archive_read_new();
 	out = archive_write_disk_new();
 	if (in == NULL || out == NULL)
@@ -954,7 +884,7 @@ pack_import(int fd, const char *dir, struct pack_stats *st, char **cause)
 		set_cause(cause, "the archive has no entries");
 		goto out;
 	}
-	pack_flusher_stop(&flusher);
+	flusher_stop(&flusher);
 	if (syncfs(dfd) != 0) {
 		set_cause(cause, "syncing %s: %s", dir, strerror(errno));
 		goto out;
@@ -965,7 +895,7 @@ pack_import(int fd, const char *dir, struct pack_stats *st, char **cause)
 		    (unsigned long long)st->dropped_xattrs);
 	rc = 0;
 out:
-	pack_flusher_stop(&flusher);
+	flusher_stop(&flusher);
 	close(dfd);
 	pack_links_free(&links);
 	archive_read_free(in);

@@ -19,7 +19,9 @@
 
 #include "attrs.h"
 #include "child.h"
+#include "flusher.h"
 #include "log.h"
+#include "prefetch.h"
 #include "rsync_argv.h"
 #include "util.h"
 
@@ -165,6 +167,75 @@ repl_store_forget(const struct repl_server *srv)
 {
 	repl_store_set(srv, 0, 0);
 }
+
+/*
+ * When each source's last backup to each server started, in this
+ * process: what a backup's sender reads ahead (prefetch.h) is what
+ * changed since then, the files rsync will read. Unknown (0: after a
+ * start), everything is read ahead, at most a window ahead of rsync.
+ */
+#define REPL_LAST_SLOTS 64
+/* mtimes set by a writer in the second before the last backup started */
+#define REPL_LAST_SLACK 2
+
+static struct {
+	char *key;		/* server hostname port src */
+	time_t started;
+} repl_lasts[REPL_LAST_SLOTS];
+
+static char *
+repl_last_key(const struct repl_server *srv, const char *src)
+{
+	return xasprintf("%s %s %d %s", srv->name, srv->hostname, srv->port,
+	    src);
+}
+
+static time_t
+repl_last_backup(const struct repl_server *srv, const char *src)
+{
+	char *key = repl_last_key(srv, src);
+	time_t t = 0;
+	int i;
+
+	pthread_mutex_lock(&repl_stores_lock);
+	for (i = 0; i < REPL_LAST_SLOTS; i++) {
+		if (repl_lasts[i].key != NULL &&
+		    strcmp(repl_lasts[i].key, key) == 0)
+			t = repl_lasts[i].started - REPL_LAST_SLACK;
+	}
+	pthread_mutex_unlock(&repl_stores_lock);
+	free(key);
+	return t > 0 ? t : 0;
+}
+
+static void
+repl_last_backup_set(const struct repl_server *srv, const char *src,
+    time_t started)
+{
+	char *key = repl_last_key(srv, src);
+	int i, slot = -1, oldest = 0;
+
+	pthread_mutex_lock(&repl_stores_lock);
+	for (i = 0; i < REPL_LAST_SLOTS && slot < 0; i++) {
+		if (repl_lasts[i].key == NULL ||
+		    strcmp(repl_lasts[i].key, key) == 0)
+			slot = i;
+		else if (repl_lasts[i].started < repl_lasts[oldest].started)
+			oldest = i;
+	}
+	if (slot < 0)
+		slot = oldest;
+	free(repl_lasts[slot].key);
+	repl_lasts[slot].key = key;
+	repl_lasts[slot].started = started;
+	pthread_mutex_unlock(&repl_stores_lock);
+}
+
+/* What a transfer's local sender reads ahead (prefetch.h). */
+struct repl_ahead {
+	const char *dir;
+	time_t since;		/* files changed since; 0: all */
+};
 
 static void repl_transport_argv(struct repl_argv *,
     const struct repl_self *, const struct repl_server *, char *command);
@@ -503,8 +574,10 @@ repl_progress(const struct repl_self *self, const char *buf, size_t len)
 /* Runs argv; fills res; *out gets stdout (caller frees). */
 static int
 repl_run(const struct repl_self *self, const struct repl_server *srv,
-    char *const argv[], struct repl_result *res, char **out)
+    char *const argv[], const struct repl_ahead *ahead,
+    struct repl_result *res, char **out)
 {
+	struct prefetch *pf = NULL;
 	struct timespec t0, t1, tp, last = { 0, 0 };
 	struct pollfd pfd[2];
 	struct child sp;
@@ -531,6 +604,9 @@ repl_run(const struct repl_self *self, const struct repl_server *srv,
 	close(sfd);
 	close(sp.in);
 	sp.in = -1;
+	if (ahead != NULL)
+		pf = prefetch_start(ahead->dir, sp.pid, ahead->since,
+		    PREFETCH_DATA);
 	while (!oeof || !eeof) {
 		pfd[0].fd = oeof ? -1 : sp.out;
 		pfd[0].events = POLLIN;
@@ -562,6 +638,7 @@ repl_run(const struct repl_self *self, const struct repl_server *srv,
 	}
 	child_close(&sp);
 	res->status = child_wait(&sp);
+	prefetch_stop(pf);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	res->seconds = ts_seconds(&t0, &t1);
 	if (obuf == NULL)
@@ -597,15 +674,22 @@ repl_backup(const struct repl_self *self, const struct repl_server *srv,
     const char *volume, const char *src, struct repl_result *res)
 {
 	struct repl_argv a = { NULL, 0 };
+	struct repl_ahead ahead;
+	time_t started;
 	int rc;
 
 	repl_backup_argv(&a, self, srv, volume, src,
 	    repl_store_cow(self, srv));
-	rc = repl_run(self, srv, a.v, res, NULL);
+	ahead.dir = src;
+	ahead.since = repl_last_backup(srv, src);
+	started = time(NULL);
+	rc = repl_run(self, srv, a.v, &ahead, res, NULL);
 	repl_argv_free(&a);
 	/* Ask again next time: the server may have moved its store. */
 	if (rc != 0)
 		repl_store_forget(srv);
+	else
+		repl_last_backup_set(srv, src, started);
 	return rc;
 }
 
@@ -615,10 +699,36 @@ repl_restore(const struct repl_self *self, const struct repl_server *srv,
     const char *into, struct repl_result *res)
 {
 	struct repl_argv a = { NULL, 0 };
-	int rc;
+	struct timespec t0, t1;
+	struct flusher fl;
+	int rc, dfd;
 
 	repl_restore_argv(&a, self, srv, source, volume, snapshot, into);
-	rc = repl_run(self, srv, a.v, res, NULL);
+	/*
+	 * A restored volume is on disk before it is handed over; written
+	 * back while rsync writes, the final syncfs finds little left.
+	 */
+	dfd = open(into, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		memset(res, 0, sizeof *res);
+		res->status = 1;
+		res->error = xasprintf("%s: %s", into, strerror(errno));
+		repl_argv_free(&a);
+		return -1;
+	}
+	flusher_start(&fl, dfd);
+	rc = repl_run(self, srv, a.v, NULL, res, NULL);
+	flusher_stop(&fl);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (rc == 0 && syncfs(dfd) != 0) {
+		res->status = 1;
+		res->error = xasprintf("writing the restored files to disk: "
+		    "%s", strerror(errno));
+		rc = -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	res->seconds += ts_seconds(&t0, &t1);
+	close(dfd);
 	repl_argv_free(&a);
 	return rc;
 }
@@ -647,7 +757,7 @@ repl_list(const struct repl_self *self, const struct repl_server *srv,
 	rpath = xasprintf("%s/%s/", source, volume);
 	repl_add(&a, repl_remote(srv, rpath));
 	free(rpath);
-	rc = repl_run(self, srv, a.v, res, &out);
+	rc = repl_run(self, srv, a.v, NULL, res, &out);
 	repl_argv_free(&a);
 	if (rc != 0) {
 		free(out);
@@ -696,7 +806,7 @@ repl_probe(const struct repl_self *self, const struct repl_server *srv,
 	repl_add(&a, xstrdup(REPL_TIMEOUT));
 	repl_add(&a, xasprintf("%s/", dir));
 	repl_add(&a, repl_remote(srv, "privateer-probe/"));
-	rc = repl_run(self, srv, a.v, res, NULL);
+	rc = repl_run(self, srv, a.v, NULL, res, NULL);
 	repl_argv_free(&a);
 	rmdir(dir);
 	return rc;

@@ -29,6 +29,7 @@
 
 #include "log.h"
 #include "manifest.h"
+#include "prefetch.h"
 #include "relay.h"
 #include "rsync_argv.h"
 #include "store.h"
@@ -369,18 +370,26 @@ sshd_argv_free(char **argv)
 	free(argv);
 }
 
+/* What to read ahead of a child (sync/prefetch.h). */
+struct sshd_ahead {
+	const char *dir;	/* NULL: nothing */
+	int flags;		/* PREFETCH_DATA: contents too */
+};
+
 /*
- * Runs path (argv, in cwd) with its stdio relayed over ch until it exits;
+ * Runs path (argv, in cwd) with its stdio relayed over ch until it exits,
+ * reading ahead of it as `ahead` says (NULL: not at all);
  * returns its exit status, or -1 with *cause if it could not start.
  * *received counts the bytes that came from the client.
  */
 static int
 sshd_relay_child(struct sshd_conn *c, ssh_channel ch, const char *who,
-    const char *path, char **argv, const char *cwd, uint64_t *received,
-    char **cause)
+    const char *path, char **argv, const char *cwd,
+    const struct sshd_ahead *ahead, uint64_t *received, char **cause)
 {
 	struct sshd *srv = c->srv;
 	struct sshd_child child = { -1, 0, 0 };
+	struct prefetch *pf = NULL;
 	struct relay r;
 	struct child sp;
 	char *why = NULL;
@@ -389,6 +398,8 @@ sshd_relay_child(struct sshd_conn *c, ssh_channel ch, const char *who,
 	    cause) != 0)
 		return -1;
 	child.pid = sp.pid;
+	if (ahead != NULL && ahead->dir != NULL)
+		pf = prefetch_start(ahead->dir, sp.pid, 0, ahead->flags);
 	pthread_mutex_lock(&srv->lock);
 	c->child = sp.pid;
 	pthread_mutex_unlock(&srv->lock);
@@ -414,6 +425,16 @@ sshd_relay_child(struct sshd_conn *c, ssh_channel ch, const char *who,
 	if (!child.exited) {
 		sp.pid = child.pid;
 		child.status = child_wait(&sp);
+	}
+	if (pf != NULL) {
+		struct prefetch_stats ps;
+
+		prefetch_get_stats(pf, &ps);
+		prefetch_stop(pf);
+		log_info("ssh %s (%s): read ahead: %llu files and %llu "
+		    "directories seen, %llu files (%.1f MB) asked for, %llu "
+		    "waits for %s", c->peer, who, ps.files, ps.dirs,
+		    ps.advised, (double)ps.bytes / 1e6, ps.waits, argv[0]);
 	}
 	pthread_mutex_lock(&srv->lock);
 	c->child = -1;
@@ -539,7 +560,8 @@ sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
 {
 	struct sshd *srv = c->srv;
 	struct snap_push push;
-	char *cwd = NULL, *cause = NULL, **argv = NULL, *msg;
+	char *cwd = NULL, *cause = NULL, **argv = NULL, *msg, *basis = NULL;
+	struct sshd_ahead ahead = { NULL, 0 };
 	int status = 1, pushing = 0, link;
 	struct timespec t0, t1, t2;
 	uint64_t received = 0;
@@ -600,8 +622,22 @@ sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
 		    "copied from it, not linked", c->peer, who, req->volume);
 	argv = sshd_argv(srv, req, pushing ? &push : NULL, link,
 	    pushing ? push.dir : cwd);
+	/*
+	 * A pull reads every file of the snapshot: read them ahead. A push
+	 * looks at every file of its basis (the copy it rewrites, or the
+	 * snapshot it links to): warm their metadata.
+	 */
+	if (req->kind == RSYNC_PULL) {
+		ahead.dir = cwd;
+		ahead.flags = PREFETCH_DATA;
+	} else if (pushing && push.in_place)
+		ahead.dir = cwd;
+	else if (pushing && push.link_dest != NULL &&
+	    strncmp(push.link_dest, "../", 3) == 0)
+		ahead.dir = basis = xasprintf("%s/%s", push.dir,
+		    push.link_dest + 3);
 	status = sshd_relay_child(c, ch, who, srv->rsync, argv, cwd,
-	    &received, &cause);
+	    &ahead, &received, &cause);
 	if (status < 0)
 		goto refuse;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -637,6 +673,7 @@ out:
 	if (pushing)
 		snap_abort(&push);
 	sshd_argv_free(argv);
+	free(basis);
 	free(cwd);
 	free(cause);
 	return status;
@@ -649,6 +686,7 @@ sshd_export(struct sshd_conn *c, ssh_channel ch, const char *who,
 {
 	struct sshd *srv = c->srv;
 	char *cwd = NULL, *cause = NULL, *argv[8];
+	struct sshd_ahead ahead = { NULL, PREFETCH_DATA };
 	uint64_t received;
 	int status = -1;
 
@@ -664,8 +702,9 @@ sshd_export(struct sshd_conn *c, ssh_channel ch, const char *who,
 		argv[5] = "--compress";
 		argv[6] = req->compress;
 		argv[7] = NULL;
+		ahead.dir = cwd;
 		status = sshd_relay_child(c, ch, who, srv->exe, argv, cwd,
-		    &received, &cause);
+		    &ahead, &received, &cause);
 	}
 	if (status < 0)
 		sshd_refuse(c, ch, who, cause != NULL ? cause : "failed");
@@ -701,7 +740,7 @@ sshd_verify(struct sshd_conn *c, ssh_channel ch, const char *who,
 			argv[i++] = "--manifest";
 		argv[i] = NULL;
 		status = sshd_relay_child(c, ch, who, srv->exe, argv, srv->root,
-		    &received, &cause);
+		    NULL, &received, &cause);
 	}
 	if (status < 0)
 		sshd_refuse(c, ch, who, cause != NULL ? cause : "failed");
