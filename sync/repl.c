@@ -13,7 +13,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -369,6 +371,14 @@ repl_backup_argv(struct repl_argv *a, const struct repl_self *self,
 	free(rpath);
 }
 
+static int
+repl_on_btrfs(const char *path)
+{
+	struct statfs sf;
+
+	return statfs(path, &sf) == 0 && sf.f_type == BTRFS_SUPER_MAGIC;
+}
+
 static void
 repl_restore_argv(struct repl_argv *a, const struct repl_self *self,
     const struct repl_server *srv, const char *source, const char *volume,
@@ -377,10 +387,15 @@ repl_restore_argv(struct repl_argv *a, const struct repl_self *self,
 	char *rpath = xasprintf("%s/%s/%s/", source, volume, snapshot);
 
 	repl_common(a, self, srv, REPL_META_ATTRS);
-	/* into is empty: no temporary file and rename per file, no look
-	 * for files to delete (together 10% of a restore of 30000 small
-	 * files). */
-	repl_add(a, xstrdup("--inplace"));
+	/*
+	 * into is empty: written in place, a file needs no temporary name
+	 * and rename. That pays on btrfs; on XFS it made a restore of 30000
+	 * small files 1.6x slower (each file's preallocation trimmed at
+	 * the end, it seems), and on ext4 it was no faster: measured with
+	 * the page cache dropped, 2026-12-04.
+	 */
+	if (repl_on_btrfs(into))
+		repl_add(a, xstrdup("--inplace"));
 	repl_add(a, xstrdup("--compress-choice=zstd"));
 	repl_add(a, xstrdup("--stats"));
 	repl_add(a, xstrdup("--no-inc-recursive"));

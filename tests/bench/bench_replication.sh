@@ -38,7 +38,10 @@
 #          BENCH_DIR (parent of the temp dir, /tmp), BENCH_KEEP=1 (keep it),
 #          BENCH_FS (ext4: a fresh loop-mounted ext4, see datasets.sh; btrfs,
 #          xfs: the same with those, where privateer's store shares blocks;
-#          host),
+#          host; a list, e.g. host,ext4,xfs,btrfs: one whole run on each,
+#          then every filesystem's steps table together),
+#          BENCH_COLD (1: the page cache is dropped before every timed step;
+#          0: not),
 #          BENCH_FS_SIZE (24G, sparse), BENCH_STORE_COMPRESSION (zstd: the
 #          btrfs store's compression; none),
 #          PRIVATEER_BUILD (build), PG_USER (benchpg, created if missing)
@@ -69,6 +72,29 @@ die() {
 }
 
 [ "$(id -u)" = 0 ] || die "run as root (owners are kept, sshd runs, postgres runs as $PG_USER)"
+
+# BENCH_FS=host,ext4,xfs,btrfs: the whole benchmark once per filesystem,
+# one after the other, then every filesystem's steps table together.
+case ${BENCH_FS:-ext4} in
+*,*)
+	outs=()
+	IFS=, read -r -a fss <<<"$BENCH_FS"
+	for fs in "${fss[@]}"; do
+		out=$(mktemp "${TMPDIR:-/tmp}/privateer-bench-$fs.XXXXXX")
+		outs+=("$out")
+		log "=== BENCH_FS=$fs (its whole output: $out)"
+		BENCH_FS=$fs "$0" >"$out" || die "the run on $fs failed (see $out)"
+		cat "$out"
+	done
+	echo
+	echo "=== every filesystem: the steps tables"
+	for out in "${outs[@]}"; do
+		awk '/^== steps on /, /^$/' "$out" | sed '/^$/d'
+		echo
+	done
+	exit 0
+	;;
+esac
 
 # --- tools -----------------------------------------------------------------
 missing=()
@@ -646,10 +672,32 @@ relay_cost() { # round 1's mirror initial with and without the relay
 		$1 == ds && $3 == "initial" && $4 == 1 && $2 == "mirror-direct" { d = $5 }
 		END { if (r != "" && d != "") printf "  relay cost (round 1): mirror initial %.2f s through the relay, %.2f s straight to sshd (%.2fx)\n", r, d, r / d }' "$RESULTS"
 }
+# The mirror, the mirror made durable, privateer: a step per row, medians
+# and the rounds' spread; one such table per filesystem with BENCH_FS=a,b.
+steps_table() { # steps_table DATASET TITLE
+	awk -v ds="$1" -v title="$2" -v fs="${BENCH_FS:-ext4}" -v rounds="$ROUNDS" '
+	$1 == ds { m[$2, $3] = $4; lo[$2, $3] = $5; hi[$2, $3] = $6 }
+	function cell(w, k) { return m[w, k] == "" ? "n/a" : sprintf("%.2f s (%.2f-%.2f)", m[w, k], lo[w, k], hi[w, k]) }
+	function r(a, b) { return (a == "" || b == "" || b + 0 == 0) ? "-" : sprintf("%.2fx", a / b) }
+	END {
+		print ""
+		printf "== steps on %s: %s (medians of %d, min-max)\n", fs, title, rounds
+		printf "| step | mirror (rsync -a over OpenSSH) | mirror + sync -f | privateer | privateer / mirror | privateer / durable mirror |\n"
+		printf "|---|---|---|---|---|---|\n"
+		n = split("initial incremental restore", st, " ")
+		for (i = 1; i <= n; i++) {
+			k = st[i] "_t"
+			printf "| %s | %s | %s | %s | %s | %s |\n", st[i], cell("mirror", k), cell("mirror-sync", k),
+				cell("privateer", k), r(m["privateer", k], m["mirror", k]), r(m["privateer", k], m["mirror-sync", k])
+		}
+	}' "$B/medians"
+}
 want pgdata && report pgdata "pgdata: PostgreSQL data directory, pgbench -i -s $SCALE ($(numfmt --to=si "$PG_BYTES")B, $PG_FILES files); change: pgbench -t $TX -c 1 --random-seed=42 ($PG_CHANGED files, $(numfmt --to=si "$PG_CHBYTES")B rewritten, $PG_DELETED deleted)"
 want pgdata && relay_cost pgdata
 want files && report files "files: $F_FILES real small files ($(numfmt --to=si "$F_BYTES")B); change: seeded 1% edit + 0.1% deleted + 0.1% added ($F_CHANGED files changed or new, $(numfmt --to=si "$F_CHBYTES")B in them, $F_DELETED deleted)"
 want files && relay_cost files
+want files && steps_table files "$F_FILES small files"
+want pgdata && steps_table pgdata "PostgreSQL data"
 if want pgdata; then
 	echo
 	echo "== wire compression, pgdata change, privateer's rsync command line through privateer transport"
