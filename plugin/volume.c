@@ -1108,6 +1108,20 @@ vol_path(struct vol_registry *reg, const char *name, char **mountpoint,
 	return rc;
 }
 
+/*
+ * Used after a backup that started at since (ms; 0: none yet)? With no
+ * mount left, last_used is the last Unmount, which Docker calls after the
+ * container is gone: one in the same millisecond as the backup's start
+ * was queued before it (the backup's reading comes later still), so only
+ * a later one counts. ">=" here made a backup triggered by an Unmount
+ * look stale at once when its worker woke within that millisecond.
+ */
+static int
+vol_used_after(const struct vol *v, long long since)
+{
+	return since == 0 || v->meta.last_used > since;
+}
+
 /* Mounted now, or used after the oldest last successful backup began. */
 static int
 vol_changed(const struct vol *v)
@@ -1122,7 +1136,7 @@ vol_changed(const struct vol *v)
 	json_object_foreach(v->meta.backups, server, b) {
 		since = (long long)json_integer_value(json_object_get(b,
 		    "last_success_started_ms"));
-		if (since == 0 || v->meta.last_used >= since)
+		if (vol_used_after(v, since))
 			return 1;
 		any = 1;
 	}
@@ -1340,8 +1354,8 @@ vol_backup_changed(struct vol_registry *reg, const char *name,
 		b = json_object_get(v->meta.backups, server);
 		since = (long long)json_integer_value(json_object_get(b,
 		    "last_success_started_ms"));
-		*changed = since == 0 || refs_total(&v->meta.refs) > 0 ||
-		    v->meta.last_used >= since;
+		*changed = refs_total(&v->meta.refs) > 0 ||
+		    vol_used_after(v, since);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&reg->lock);

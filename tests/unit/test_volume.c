@@ -1523,6 +1523,85 @@ test_create_race(void **state)
 	assert_int_equal(count_entries(f->tmp), 0);
 }
 
+/* ---- changed since the last backup ---- */
+
+static long long
+stored_last_used(struct fixture *f, const char *name)
+{
+	struct vol_meta m;
+	char *dir = vpath(f, name, NULL), *cause = NULL;
+	long long t;
+
+	if (meta_load(dir, &m, &cause) != 0)
+		fail_msg("meta_load: %s", cause);
+	t = m.last_used;
+	meta_free(&m);
+	free(dir);
+	return t;
+}
+
+static int
+changed_of(struct fixture *f, const char *name)
+{
+	json_t *v = vol_get(f->reg, name, NULL);
+	int c;
+
+	assert_non_null(v);
+	c = json_is_true(json_object_get(json_object_get(v, "Status"),
+	    "changed-since-backup"));
+	json_decref(v);
+	return c;
+}
+
+static void
+record_ok(struct fixture *f, const char *name, long long started_ms)
+{
+	struct vol_backup_note n;
+	char *cause = NULL;
+
+	memset(&n, 0, sizeof n);
+	n.server = "s1";
+	n.started_ms = started_ms;
+	n.finished = time(NULL);
+	n.result = "ok";
+	if (vol_backup_record(f->reg, name, &n, &cause) != 0)
+		fail_msg("vol_backup_record: %s", cause);
+}
+
+/*
+ * A backup queued by an Unmount can start in the Unmount's millisecond:
+ * it saw everything the container wrote, so the volume is unchanged (CI
+ * once saw "changed-since-backup": true right after such a backup). A
+ * later Mount, or a later Unmount, changes it again.
+ */
+static void
+test_changed_since_backup(void **state)
+{
+	struct fixture *f = *state;
+	long long t;
+	int changed;
+
+	create_ok(f, "v", "{\"backup\":\"s1\"}");
+	assert_true(changed_of(f, "v"));	/* never backed up */
+	mount_ok(f, "v", "c1");
+	unmount_ok(f, "v", "c1");
+	t = stored_last_used(f, "v");
+	assert_true(t > 0);
+	record_ok(f, "v", t);
+	assert_false(changed_of(f, "v"));
+	assert_int_equal(vol_backup_changed(f->reg, "v", "s1", &changed,
+	    NULL), 0);
+	assert_false(changed);
+	record_ok(f, "v", t - 1);		/* began before the Unmount */
+	assert_true(changed_of(f, "v"));
+	assert_int_equal(vol_backup_changed(f->reg, "v", "s1", &changed,
+	    NULL), 0);
+	assert_true(changed);
+	record_ok(f, "v", t);
+	mount_ok(f, "v", "c2");			/* in use: changed */
+	assert_true(changed_of(f, "v"));
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -1562,6 +1641,7 @@ main(void)
 		T(test_read_during_slow_write),
 		T(test_writers_ordered),
 		T(test_create_race),
+		T(test_changed_since_backup),
 	};
 	const char *level = getenv("PRIVATEER_LOG_LEVEL");
 
