@@ -17,24 +17,20 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "snapshot_int.h"
 #include "store.h"
 #include "util.h"
 
-/*
- * Empty files beside a snapshot saying something about it (snapshot.h):
- * .plain-<ID> no ACLs or xattrs, .nolinks-<ID> no hard links.
- */
-#define SNAP_PLAIN ".plain-"
-#define SNAP_NOLINKS ".nolinks-"
+/* The marks (snapshot_int.h). */
 static const char *const snap_marks[] = { SNAP_PLAIN, SNAP_NOLINKS, NULL };
 
-static char *
+char *
 snap_mark_path(const char *dir, const char *kind, const char *id)
 {
 	return xasprintf("%s/%s%s", dir, kind, id);
 }
 
-static char *
+char *
 snap_plain_mark(const char *dir, const char *id)
 {
 	return snap_mark_path(dir, SNAP_PLAIN, id);
@@ -127,7 +123,7 @@ snap_mkdirs(const char *root, const char *client, const char *volume,
 }
 
 /* The ID latest points at, or "" if there is none. */
-static void
+void
 snap_latest_id(const char *dir, char out[SNAP_ID_LEN + 1])
 {
 	char *link = xasprintf("%s/latest", dir), buf[64];
@@ -144,7 +140,7 @@ snap_latest_id(const char *dir, char out[SNAP_ID_LEN + 1])
 }
 
 /* Deletes name in dir, a push or prune that did not finish. */
-static void
+void
 snap_remove_unfinished(const char *dir, const char *name)
 {
 	char *path = xasprintf("%s/%s", dir, name), *why = NULL;
@@ -264,7 +260,12 @@ snap_begin_with(const struct snap_method *m, const char *root,
 			flags |= STORE_COPY_NO_XATTRS;
 		path = xasprintf("%s/%s", p->dir, latest);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		if (p->store->copy(path, p->partial, flags, m->compress,
+		/* The copy made ahead (snapshot_next.c) holds everything:
+		 * only one that strips attributes cannot be it. */
+		if (!(flags & STORE_COPY_STRIP_XATTRS) &&
+		    snap_next_take(p->dir, latest, p->partial))
+			p->prepared = 1;
+		else if (p->store->copy(path, p->partial, flags, m->compress,
 		    cause) != 0) {
 			free(path);
 			goto fail;
@@ -647,7 +648,9 @@ snap_recover_volume(const char *dir)
 		return;
 	while ((de = readdir(d)) != NULL) {
 		if (strncmp(de->d_name, ".partial-", 9) == 0 ||
-		    strncmp(de->d_name, ".prune-", 7) == 0) {
+		    strncmp(de->d_name, ".prune-", 7) == 0 ||
+		    strncmp(de->d_name, SNAP_NEXT_TMP,
+		    strlen(SNAP_NEXT_TMP)) == 0) {
 			snap_remove_unfinished(dir, de->d_name);
 		} else if (snap_mark_kind(de->d_name) != NULL) {
 			/* A mark whose snapshot never became complete. */

@@ -56,6 +56,7 @@ struct snap_push {
 	 */
 	const struct store_ops *store;
 	int in_place;
+	int prepared;		/* the copy was made ahead of the push */
 	double copy_seconds;	/* making the private copy took */
 };
 
@@ -89,6 +90,16 @@ int snap_begin(const char *root, const char *client, const char *volume,
 int snap_begin_with(const struct snap_method *m, const char *root,
     const char *client, const char *volume, struct snap_push *out,
     char **cause);
+/*
+ * For a store whose copy costs per file (store.h, prepare): makes the
+ * private copy of latest the next in-place push of client/volume will
+ * rewrite, now rather than while that push's client waits, synced and
+ * under the volume's lock (skipped if a push holds it: that push makes the
+ * next). Deletes one made for an earlier latest. 0 (also when there is
+ * nothing to do) or -1 with *cause.
+ */
+int snap_prepare_next(const struct snap_method *m, const char *root,
+    const char *client, const char *volume, char **cause);
 /* Makes the partial snapshot complete and latest; releases the lock. */
 int snap_commit(struct snap_push *, char **cause);
 /* Deletes the partial snapshot and releases the lock. */

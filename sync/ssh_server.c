@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libssh/libssh.h>
 #include <libssh/server.h>
 #include <netinet/in.h>
@@ -36,6 +37,7 @@
 #include "usage.h"
 #include "sshkey.h"
 #include "child.h"
+#include "flusher.h"
 #include "util.h"
 
 /* Where rsync --munge-links points every stored symlink. */
@@ -370,10 +372,15 @@ sshd_argv_free(char **argv)
 	free(argv);
 }
 
-/* What to read ahead of a child (sync/prefetch.h). */
+/*
+ * What to do alongside a child: read ahead of it (sync/prefetch.h), and
+ * write back what it writes while it writes (common/flusher.h), so that
+ * the sync a snapshot needs before it is published finds little left.
+ */
 struct sshd_ahead {
 	const char *dir;	/* NULL: nothing */
 	int flags;		/* PREFETCH_DATA: contents too */
+	const char *flush;	/* NULL: nothing */
 };
 
 /*
@@ -390,9 +397,11 @@ sshd_relay_child(struct sshd_conn *c, ssh_channel ch, const char *who,
 	struct sshd *srv = c->srv;
 	struct sshd_child child = { -1, 0, 0 };
 	struct prefetch *pf = NULL;
+	struct flusher fl;
 	struct relay r;
 	struct child sp;
 	char *why = NULL;
+	int flush_fd = -1;
 
 	if (child_start(path, argv, child_clean_env, cwd, -1, -1, &sp,
 	    cause) != 0)
@@ -400,6 +409,10 @@ sshd_relay_child(struct sshd_conn *c, ssh_channel ch, const char *who,
 	child.pid = sp.pid;
 	if (ahead != NULL && ahead->dir != NULL)
 		pf = prefetch_start(ahead->dir, sp.pid, 0, ahead->flags);
+	if (ahead != NULL && ahead->flush != NULL &&
+	    (flush_fd = open(ahead->flush, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) >= 0)
+		flusher_start(&fl, flush_fd);	/* else: the final sync */
 	pthread_mutex_lock(&srv->lock);
 	c->child = sp.pid;
 	pthread_mutex_unlock(&srv->lock);
@@ -425,6 +438,10 @@ sshd_relay_child(struct sshd_conn *c, ssh_channel ch, const char *who,
 	if (!child.exited) {
 		sp.pid = child.pid;
 		child.status = child_wait(&sp);
+	}
+	if (flush_fd >= 0) {
+		flusher_stop(&fl);
+		close(flush_fd);
 	}
 	if (pf != NULL) {
 		struct prefetch_stats ps;
@@ -484,11 +501,13 @@ sshd_local_dir(const struct sshd *srv, const struct rsync_request *req,
 struct sshd_after_job {
 	char *root, *client, *volume;
 	struct snap_policy policy;
+	struct snap_method method;	/* of the next push */
 };
 
 /*
  * After a backup, off the client's wait and at a lower priority than the
- * transfers: retention, then the recount of the volume's usage for status.
+ * transfers: the manifest, retention, the next push's copy where the store
+ * makes it ahead, then the recount of the volume's usage for status.
  */
 static void *
 sshd_after_main(void *arg)
@@ -509,6 +528,13 @@ sshd_after_main(void *arg)
 	    &cause) < 0) {
 		log_error("retention of %s/%s: %s", j->client, j->volume,
 		    cause);
+		free(cause);
+		cause = NULL;
+	}
+	if (snap_prepare_next(&j->method, j->root, j->client, j->volume,
+	    &cause) != 0) {
+		log_warn("the next backup of %s/%s will clone its copy: %s",
+		    j->client, j->volume, cause);
 		free(cause);
 		cause = NULL;
 	}
@@ -540,6 +566,9 @@ sshd_after_backup(struct sshd *srv, const char *client, const char *volume)
 	j->client = xstrdup(client);
 	j->volume = xstrdup(volume);
 	j->policy = srv->policy;
+	j->method.store = srv->store;
+	j->method.compress = srv->compress;
+	j->method.in_place = 1;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if ((e = pthread_create(&t, &attr, sshd_after_main, j)) != 0) {
@@ -561,8 +590,8 @@ sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
 	struct sshd *srv = c->srv;
 	struct snap_push push;
 	char *cwd = NULL, *cause = NULL, **argv = NULL, *msg, *basis = NULL;
-	struct sshd_ahead ahead = { NULL, 0 };
-	int status = 1, pushing = 0, link;
+	struct sshd_ahead ahead = { NULL, 0, NULL };
+	int status = 1, pushing = 0, link, prepared = 0;
 	struct timespec t0, t1, t2;
 	uint64_t received = 0;
 	double copy_s = 0;
@@ -585,6 +614,7 @@ sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
 		    &cause) != 0)
 			goto refuse;
 		copy_s = push.copy_seconds;
+		prepared = push.prepared;
 		pushing = 1;
 		cwd = xstrdup(push.partial);
 	} else if (req->kind == RSYNC_PULL && sshd_is_local(srv, req->source,
@@ -636,6 +666,8 @@ sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
 	    strncmp(push.link_dest, "../", 3) == 0)
 		ahead.dir = basis = xasprintf("%s/%s", push.dir,
 		    push.link_dest + 3);
+	if (pushing)
+		ahead.flush = push.partial;
 	status = sshd_relay_child(c, ch, who, srv->rsync, argv, cwd,
 	    &ahead, &received, &cause);
 	if (status < 0)
@@ -658,8 +690,9 @@ sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
 		} else {
 			clock_gettime(CLOCK_MONOTONIC, &t2);
 			log_info("ssh %s (%s): snapshot of %s complete "
-			    "(copy %.2f s, rsync %.2f s, sync %.2f s, %llu "
+			    "(copy %.2f s%s, rsync %.2f s, sync %.2f s, %llu "
 			    "bytes in)", c->peer, who, req->volume, copy_s,
+			    prepared ? ", made ahead" : "",
 			    ts_seconds(&t0, &t1) - copy_s,
 			    ts_seconds(&t1, &t2), (unsigned long long)received);
 			sshd_after_backup(srv, who, req->volume);
@@ -686,7 +719,7 @@ sshd_export(struct sshd_conn *c, ssh_channel ch, const char *who,
 {
 	struct sshd *srv = c->srv;
 	char *cwd = NULL, *cause = NULL, *argv[8];
-	struct sshd_ahead ahead = { NULL, PREFETCH_DATA };
+	struct sshd_ahead ahead = { NULL, PREFETCH_DATA, NULL };
 	uint64_t received;
 	int status = -1;
 

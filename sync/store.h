@@ -27,6 +27,11 @@
 struct store_ops {
 	const char *name;	/* "btrfs", "reflink" or "hardlink" */
 	int cow;		/* a push may write in place into a copy */
+	/*
+	 * copy costs a new inode per file: the server makes the next push's
+	 * copy ahead of time, after a push (snap_prepare_next).
+	 */
+	int prepare;
 	/* 1 if the method works under root (tried there, not guessed). */
 	int (*probe)(const char *root);
 	/* Makes dir, empty, where a push can write; 0 or -1 with *cause. */

@@ -140,6 +140,6 @@ store_btrfs_seal(const char *dir, char **cause)
 }
 
 const struct store_ops store_btrfs = {
-	"btrfs", 1, store_btrfs_probe, store_btrfs_make_empty,
+	"btrfs", 1, 0, store_btrfs_probe, store_btrfs_make_empty,
 	store_btrfs_copy, store_btrfs_seal,
 };

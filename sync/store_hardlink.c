@@ -16,6 +16,6 @@ store_hardlink_probe(const char *root)
 }
 
 const struct store_ops store_hardlink = {
-	"hardlink", 0, store_hardlink_probe, store_mkdir_empty, NULL,
+	"hardlink", 0, 0, store_hardlink_probe, store_mkdir_empty, NULL,
 	store_seal_nothing,
 };

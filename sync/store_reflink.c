@@ -448,6 +448,6 @@ store_reflink_probe(const char *root)
 }
 
 const struct store_ops store_reflink = {
-	"reflink", 1, store_reflink_probe, store_mkdir_empty,
+	"reflink", 1, 1, store_reflink_probe, store_mkdir_empty,
 	store_reflink_copy, store_seal_nothing,
 };

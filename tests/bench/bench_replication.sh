@@ -36,12 +36,17 @@
 #          BENCH_ROUNDS (3: every measurement is repeated on fresh targets,
 #          contenders in rotated order; the tables show medians),
 #          BENCH_DIR (parent of the temp dir, /tmp), BENCH_KEEP=1 (keep it),
+#          BENCH_LOGS (a directory: the two daemons' logs are copied there,
+#          with where alice's time went per snapshot),
 #          BENCH_FS (ext4: a fresh loop-mounted ext4, see datasets.sh; btrfs,
 #          xfs: the same with those, where privateer's store shares blocks;
 #          host; a list, e.g. host,ext4,xfs,btrfs: one whole run on each,
 #          then every filesystem's steps table together),
 #          BENCH_COLD (1: the page cache is dropped before every timed step;
 #          0: not),
+#          BENCH_CONTENDERS ("privateer mirror rsnapshot restic": a
+#          shorter list for quick A/B runs; privateer and mirror are needed
+#          for the steps table),
 #          BENCH_FS_SIZE (24G, sparse), BENCH_STORE_COMPRESSION (zstd: the
 #          btrfs store's compression; none),
 #          PRIVATEER_BUILD (build), PG_USER (benchpg, created if missing)
@@ -151,6 +156,11 @@ cleanup() {
 	fi
 	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
 	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+	if [ -n "${BENCH_LOGS:-}" ]; then
+		mkdir -p "$BENCH_LOGS"
+		cp "$B/alice/daemon.log" "$BENCH_LOGS/alice-${BENCH_FS:-ext4}.log" 2>/dev/null || true
+		cp "$B/bob/daemon.log" "$BENCH_LOGS/bob-${BENCH_FS:-ext4}.log" 2>/dev/null || true
+	fi
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then
 		log "kept $B${BENCH_FS_LOOP:+ (mounted from $BENCH_FS_LOOP)}"
 	else
@@ -225,6 +235,21 @@ cpu_of() {
 }
 cpu_children() { cpu_of "$1" children; }
 cpu_all() { cpu_of "$1" all; }
+# Waits until PID and its children have used no CPU for half a second
+# (at most a minute): alice's work after a backup (manifest, retention,
+# the next push's copy on a reflink store, usage) is hers, not whoever's
+# step comes next.
+cpu_quiet() {
+	local i a b
+	b=$(cpu_all "$1")
+	for i in $(seq 1 120); do
+		sleep 0.5
+		a=$b
+		b=$(cpu_all "$1")
+		[ "$a" != "$b" ] || return 0
+	done
+	log "warning: $1 still busy after a minute"
+}
 
 # --- OpenSSH sshd ----------------------------------------------------------
 free_port SSHD_PORT
@@ -363,6 +388,7 @@ op() {
 	c1=$(cpu_children $$)
 	wire_idle "$cnt"
 	sleep 0.3 # servers reap their session processes
+	[ "$who" != privateer ] || cpu_quiet "$srv"
 	w1=$(wire_total "$cnt")
 	s1=$(cpu_all "$srv")
 	[ "$who" != privateer ] || b1=$(cpu_all "$BOB_PID")
@@ -424,8 +450,12 @@ describe() { # describe DATASET: size, files, what the change is
 }
 
 # --- one dataset through every contender -------------------------------------
-CONTENDERS=(privateer mirror rsnapshot)
-[ $HAVE_RESTIC = 0 ] || CONTENDERS+=(restic)
+CONTENDERS=()
+for who in ${BENCH_CONTENDERS:-privateer mirror rsnapshot restic}; do
+	[ "$who" != restic ] || [ $HAVE_RESTIC = 1 ] || continue
+	CONTENDERS+=("$who")
+done
+has() { case " ${CONTENDERS[*]} " in *" $1 "*) return 0 ;; esac; return 1; }
 # the contenders in this round's order (rotated by one each round)
 in_order() {
 	local n=${#CONTENDERS[@]} i
@@ -478,19 +508,19 @@ bench_dataset() {
 	bob_volume "$vol"
 	cp -a "$B/gen/$ds.initial/." "$BVOL/$vol/data/"
 	mkdir -p "$B/srv/mirror" "$B/srv/snap/$vol" "$B/srv/restic" "$B/srv/direct"
-	[ $HAVE_RESTIC = 0 ] || R "$vol" init --repository-version 2 -q >/dev/null
+	! has restic || R "$vol" init --repository-version 2 -q >/dev/null
 	for who in $(in_order); do backup "$who" "$ds" initial; done
 	# Once, the mirror not through the relay: what the relay itself costs.
-	[ "$ROUND" != 1 ] || backup mirror-direct "$ds" initial
+	[ "$ROUND" != 1 ] || ! has mirror || backup mirror-direct "$ds" initial
 
 	log "== $ds, round $ROUND/$ROUNDS: the change, then incremental"
 	rsync -a --delete "$B/gen/$ds.changed/" "$BVOL/$vol/data/"
 	sleep 1 # a new second: a new snapshot ID on alice
 	for who in $(in_order); do backup "$who" "$ds" incremental; done
-	stored "$ds" privateer "$ASTORE/$vol"
-	stored "$ds" mirror "$B/srv/mirror/$vol"
-	stored "$ds" rsnapshot "$B/srv/snap/$vol"
-	[ $HAVE_RESTIC = 0 ] || stored "$ds" restic "$B/srv/restic/$vol"
+	! has privateer || stored "$ds" privateer "$ASTORE/$vol"
+	! has mirror || stored "$ds" mirror "$B/srv/mirror/$vol"
+	! has rsnapshot || stored "$ds" rsnapshot "$B/srv/snap/$vol"
+	! has restic || stored "$ds" restic "$B/srv/restic/$vol"
 
 	log "== $ds, round $ROUND/$ROUNDS: restore of the latest into an empty place"
 	for who in $(in_order); do restore "$who" "$ds"; done

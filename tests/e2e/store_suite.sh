@@ -13,7 +13,9 @@
 # snapshot from a hard-link store before (a plain directory) still
 # restores and the first backup after it starts a new chain; alice's
 # plugin killed half way through a push leaves no staging subvolume or
-# clone once it is back, and bob's retry succeeds; retention (last,
+# clone once it is back, and bob's retry succeeds; on a reflink store the
+# next push's copy is made ahead and taken by it, leaving the older
+# snapshot as it was; retention (last,
 # hourly) deletes snapshots of both kinds; exports carry no btrfs.*.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/manifest.sh"
@@ -128,6 +130,13 @@ if [ "$STORE_METHOD" = btrfs ]; then
 	btrfs subvolume show "$store/$snap1" >/dev/null || e2e_fail "$snap1 is not a subvolume"
 fi
 
+if [ "$STORE_METHOD" = reflink ]; then
+	e2e_log "the next push's copy is made ahead, after the backup"
+	wait_for 30 "the copy of $snap1 made ahead" test -d "$store/.next-$snap1"
+	cmp -s "$store/$snap1/db/base/big" "$store/.next-$snap1/db/base/big" ||
+		e2e_fail "the copy made ahead differs from $snap1"
+fi
+
 e2e_log "the hard-link snapshot from before still restores"
 B restore data --snapshot $old1 --to-volume oldcopy >/dev/null
 assert_eq "$(run_bb bob --rm -v oldcopy:/o -- cat /o/old.txt)" "from $old1" "old snapshot restored"
@@ -140,6 +149,11 @@ run_bb bob --rm -v data:/data -- sh -c '
 	echo "row 2" >> /data/db/base/t1'
 wait_for 60 "the second snapshot" sh -c "grep -q 'row 2' '$store/latest/db/base/t1'"
 snap2=$(latest)
+if [ "$STORE_METHOD" = reflink ]; then
+	plugin_log alice | grep -q "snapshot of data complete (copy [0-9.]* s, made ahead" ||
+		e2e_fail "the push after $snap1 did not take the copy made ahead"
+	[ ! -e "$store/.next-$snap1" ] || e2e_fail "the copy made ahead is still there"
+fi
 out=$(B backup data)
 assert_contains "$out" "data -> alice: backed up" "backup on demand"
 snap3=$(latest)

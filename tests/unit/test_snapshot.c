@@ -33,6 +33,7 @@
 
 #include "log.h"
 #include "snapshot.h"
+#include "store.h"
 #include "util.h"
 
 #define MAX_IDS 12
@@ -1521,6 +1522,141 @@ test_recover_missing_root(void **state)
 	free(root);
 }
 
+/* ---- the next push's copy, made ahead (snapshot_next.c) ---- */
+
+static char *
+read_text(const char *path)
+{
+	char buf[256];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (f == NULL)
+		fail_msg("opening %s: %s", path, strerror(errno));
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return xstrdup(buf);
+}
+
+static void
+assert_text(const char *path, const char *want)
+{
+	char *got = read_text(path);
+
+	if (strcmp(got, want) != 0)
+		fail_msg("%s holds \"%s\", not \"%s\"", path, got, want);
+	free(got);
+}
+
+/* Overwrites the start of path without truncating: rsync --inplace. */
+static void
+write_in_place(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+static void
+push_one(const struct snap_method *m, const char *root, const char *text,
+    char id[SNAP_ID_LEN + 1], int *prepared)
+{
+	struct snap_push p;
+	char *cause = NULL, *file;
+
+	if (snap_begin_with(m, root, "alice", "vol", &p, &cause) != 0)
+		fail_msg("snap_begin_with: %s", cause);
+	*prepared = p.prepared;
+	strcpy(id, p.id);
+	file = path_of("%s/data", p.partial);
+	if (exists(file))
+		write_in_place(file, text);
+	else
+		write_text(file, text);
+	free(file);
+	if (snap_commit(&p, &cause) != 0)
+		fail_msg("snap_commit: %s", cause);
+}
+
+/*
+ * A reflink store (copy_file_range stands in for FICLONE where the test's
+ * filesystem has none): after a push the next one's copy is made ahead,
+ * the next push takes it and writes in place without touching the
+ * snapshot it came from; one for an older latest is removed; none is made
+ * while a push holds the lock, nor for a hard-link store; a push that must
+ * strip attributes clones its own; an unfinished one goes at start.
+ */
+static void
+test_prepare_next(void **state)
+{
+	const char *root = *state;
+	struct snap_method m = { &store_reflink, 0, 1, 0 };
+	struct snap_method hl = { &store_hardlink, 0, 0, 0 };
+	struct snap_method strip = { &store_reflink, 0, 1, 1 };
+	char id1[SNAP_ID_LEN + 1], id2[SNAP_ID_LEN + 1], *cause = NULL;
+	char *next, *p;
+	struct snap_push q;
+	int prepared;
+
+	push_one(&m, root, "one", id1, &prepared);
+	assert_false(prepared);
+	next = path_of("%s/alice/vol/.next-%s", root, id1);
+	assert_false(exists(next));
+	assert_int_equal(snap_prepare_next(&hl, root, "alice", "vol",
+	    &cause), 0);
+	assert_false(exists(next));
+	assert_int_equal(snap_prepare_next(&m, root, "alice", "vol", &cause),
+	    0);
+	assert_null(cause);
+	p = path_of("%s/data", next);
+	assert_text(p, "one");
+	free(p);
+	assert_list(root, "alice", "vol", (const char *[]){ id1, NULL });
+
+	push_one(&m, root, "TWO", id2, &prepared);
+	assert_true(prepared);
+	assert_false(exists(next));
+	p = path_of("%s/alice/vol/%s/data", root, id1);
+	assert_text(p, "one");		/* the old snapshot is untouched */
+	free(p);
+	p = path_of("%s/alice/vol/%s/data", root, id2);
+	assert_text(p, "TWO");
+	free(p);
+
+	/* One made for id1 is stale now: replaced by one for id2. */
+	mkdir_p(next);
+	assert_int_equal(snap_prepare_next(&m, root, "alice", "vol", &cause),
+	    0);
+	assert_false(exists(next));
+	free(next);
+	next = path_of("%s/alice/vol/.next-%s", root, id2);
+	assert_true(is_dir(next));
+
+	/* A push that strips attributes leaves it and clones. */
+	if (snap_begin_with(&strip, root, "alice", "vol", &q, &cause) != 0)
+		fail_msg("snap_begin_with: %s", cause);
+	assert_false(q.prepared);
+	assert_true(is_dir(next));
+	/* While a push holds the lock, none is made. */
+	assert_int_equal(remove_tree(next, NULL), 0);
+	assert_int_equal(snap_prepare_next(&m, root, "alice", "vol", &cause),
+	    0);
+	assert_false(exists(next));
+	snap_abort(&q);
+
+	/* Left unfinished by a server that stopped: removed at start. */
+	p = path_of("%s/alice/vol/.next-tmp-%s", root, id2);
+	mkdir_p(p);
+	snap_recover(root);
+	assert_false(exists(p));
+	free(p);
+	assert_latest(root, "alice", "vol", id2);
+	free(next);
+}
+
 int
 main(void)
 {
@@ -1582,6 +1718,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_recover_stays_inside,
 		    setup_root, teardown_root),
 		cmocka_unit_test_setup_teardown(test_recover_missing_root,
+		    setup_root, teardown_root),
+		cmocka_unit_test_setup_teardown(test_prepare_next,
 		    setup_root, teardown_root),
 	};
 
