@@ -13,8 +13,9 @@
 #      backup of a 1 GiB volume to alice during which 16 clients make
 #      1,000 mixed VolumeDriver calls (Create, Get, Mount, Path, Unmount,
 #      Remove, List, Capabilities; a new connection each): errors (must
-#      be 0) and p50/p99 (target p99 < 50 ms), and bob's RSS during the
-#      transfer (target <= 64 MiB; idle <= 10 MiB). The plugin with no
+#      be 0) and p50/p99 (target p99 < 50 ms); bob's RSS during a backup
+#      of 1 GiB alone (target <= 64 MiB), during the one with the calls,
+#      and idle (target <= 10 MiB). The plugin with no
 #      volume is started and measured the same way, for comparison.
 #
 #   usage: tests/bench/bench_many_volumes.sh
@@ -44,6 +45,15 @@ T_START=$(now)
 
 e2e_init
 PIDS=()
+# Stops PID and forgets it, so that the clean-up never signals a PID
+# handed to another process since.
+stop_pid() {
+	local keep=() p
+	kill -TERM "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+	for p in "${PIDS[@]-}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+	PIDS=("${keep[@]-}")
+}
 bench_cleanup() {
 	local rc=$? pid
 	trap - EXIT
@@ -145,8 +155,8 @@ for who in alice bob; do
 	cat >"$B/$who/privateer.json" <<JSON
 {
   "servers": [ { "name": "alice", "hostname": "127.0.0.1", "port": $ALICE_PORT } ],
-  "clients": [ { "name": "bob", "backup": ["big"] } ],
-  "volumes": [ { "name": "big" } ],
+  "clients": [ { "name": "bob", "backup": ["big", "big2"] } ],
+  "volumes": [ { "name": "big" }, { "name": "big2" } ],
   "keys": { "store": "file", "path": "$B/keys" }
 }
 JSON
@@ -177,7 +187,7 @@ start_bob() {
 	done
 	BOB_START_S=$(sub "$(now)" "$t0")
 }
-stop_bob() { kill -TERM "$BOB_PID"; wait "$BOB_PID" 2>/dev/null || true; }
+stop_bob() { stop_pid "$BOB_PID"; }
 start_bob "$B/empty"
 sleep 2
 row "empty start_s $BOB_START_S"
@@ -192,13 +202,27 @@ n=$(curl -s --unix-socket "$B/bob/p.sock" -X POST http://p/VolumeDriver.List -d 
 row "privateer idle_rss_kib $(proc_rss_kib "$BOB_PID")"
 row "privateer idle_anon_kib $(proc_anon_kib "$BOB_PID")"
 
-log "a $BIG_MIB MiB volume to back up meanwhile"
-out=$(curl -s --unix-socket "$B/bob/p.sock" -X POST http://p/VolumeDriver.Create -d '{"Name":"big"}')
-[ "$out" = "{}" ] || die "creating big: $out"
-for i in $(seq 1 $((BIG_MIB / 4))); do
-	head -c $((4 << 20)) /dev/urandom >"$STATE/volumes/big/data/f$i"
-done
-sync
+# big_volume NAME: a volume of BIG_MIB MiB of random data on bob
+big_volume() {
+	local out i
+	out=$(curl -s --unix-socket "$B/bob/p.sock" -X POST http://p/VolumeDriver.Create -d "{\"Name\":\"$1\"}")
+	[ "$out" = "{}" ] || die "creating $1: $out"
+	for i in $(seq 1 $((BIG_MIB / 4))); do
+		head -c $((4 << 20)) /dev/urandom >"$STATE/volumes/$1/data/f$i"
+	done
+	sync
+}
+log "a backup of $BIG_MIB MiB alone: bob's RSS during a transfer"
+big_volume big
+rss_watch_start bob "$BOB_PID"
+t0=$(now)
+"$P" --socket "$B/bob/p.sock" --config "$B/bob/privateer.json" --as bob backup big >"$B/backup.out" 2>&1 ||
+	{ cat "$B/backup.out" >&2; die "the backup failed"; }
+row "alone wall_s $(sub "$(now)" "$t0")"
+row "alone peak_rss_kib $(rss_watch_stop bob)"
+sleep 2
+row "alone after_rss_kib $(proc_rss_kib "$BOB_PID")"
+big_volume big2
 
 # The mix: client k makes unit after unit of 8 calls on its own volumes.
 mixed_requests() {
@@ -222,11 +246,11 @@ mixed_requests() {
 	done
 }
 mixed_requests >"$B/mixed.list"
-log "backing up big to alice; $(wc -l <"$B/mixed.list") mixed calls from $CLIENTS clients during it"
+log "backing up big2 to alice; $(wc -l <"$B/mixed.list") mixed calls from $CLIENTS clients during it"
 rss_watch_start bob "$BOB_PID"
 cpu0=$(proc_cpu "$BOB_PID")
 t0=$(now)
-"$P" --socket "$B/bob/p.sock" --config "$B/bob/privateer.json" --as bob backup big >"$B/backup.out" 2>&1 &
+"$P" --socket "$B/bob/p.sock" --config "$B/bob/privateer.json" --as bob backup big2 >"$B/backup.out" 2>&1 &
 BACKUP_PID=$!
 PIDS+=("$BACKUP_PID")
 for i in $(seq 1 400); do # until bob's rsync runs
@@ -237,6 +261,7 @@ calls "$CLIENTS" mixed "$B/bob/p.sock" <"$B/mixed.list"
 during=no
 kill -0 "$BACKUP_PID" 2>/dev/null && during=yes
 wait "$BACKUP_PID" || { cat "$B/backup.out" >&2; die "the backup failed"; }
+stop_pid "$BACKUP_PID"
 BACKUP_S=$(sub "$(now)" "$t0")
 row "mixed all $(summary mixed)"
 row "mixed during_backup $during"
@@ -246,11 +271,12 @@ row "transfer peak_rss_kib $(rss_watch_stop bob)"
 sleep 2
 row "after_transfer idle_rss_kib $(proc_rss_kib "$BOB_PID")"
 row "after_transfer idle_anon_kib $(proc_anon_kib "$BOB_PID")"
-out=$(curl -s --unix-socket "$B/bob/p.sock" -X POST http://p/VolumeDriver.Remove -d '{"Name":"big"}')
-[ "$out" = "{}" ] || die "removing big: $out"
+for v in big big2; do
+	out=$(curl -s --unix-socket "$B/bob/p.sock" -X POST http://p/VolumeDriver.Remove -d "{\"Name\":\"$v\"}")
+	[ "$out" = "{}" ] || die "removing $v: $out"
+done
 stop_bob
-kill -TERM "$ALICE_PID"
-wait "$ALICE_PID" 2>/dev/null || true
+stop_pid "$ALICE_PID"
 
 log "re-enabling the Docker plugin"
 t0=$(now)
@@ -283,7 +309,8 @@ printf '  %-26s %21s %21s\n' "rm $((N - S)), 4 at once (s)" "$(g privateer rmres
 echo "  the plugin:"
 echo "    start-up until List answers, $N volumes: $(g privateer start_s) s (no volume: $(g empty start_s) s); docker plugin enable until ls shows them: $(g privateer docker_enable_s) s"
 echo "    RSS idle, $N volumes: $(mib "$(g privateer idle_rss_kib)") MiB, $(mib "$(g privateer idle_anon_kib)") MiB of it anonymous (no volume: $(mib "$(g empty idle_rss_kib)") MiB, $(mib "$(g empty idle_anon_kib)") anonymous; in Docker after the calls above: $(mib "$(g privateer docker_plugin_rss_kib)") MiB); target <= 10 MiB: $(awk -v k="$(g empty idle_rss_kib)" 'BEGIN { print (k <= 10240 ? "PASS" : "MISS") }') (no volume)"
-echo "    RSS during a backup of $BIG_MIB MiB: peak $(mib "$(g transfer peak_rss_kib)") MiB, idle after $(mib "$(g after_transfer idle_rss_kib)") MiB ($(mib "$(g after_transfer idle_anon_kib)") anonymous); target <= 64 MiB: $(awk -v k="$(g transfer peak_rss_kib)" 'BEGIN { print (k <= 65536 ? "PASS" : "MISS") }')"
+echo "    RSS during a backup of $BIG_MIB MiB ($(g alone wall_s) s), nothing else going on: peak $(mib "$(g alone peak_rss_kib)") MiB, $(mib "$(g alone after_rss_kib)") MiB after; target <= 64 MiB: $(awk -v k="$(g alone peak_rss_kib)" 'BEGIN { print (k <= 65536 ? "PASS" : "MISS") }')"
+echo "    RSS during a backup of $BIG_MIB MiB with the mixed calls below: peak $(mib "$(g transfer peak_rss_kib)") MiB, idle after $(mib "$(g after_transfer idle_rss_kib)") MiB ($(mib "$(g after_transfer idle_anon_kib)") anonymous)"
 echo "  $MIXED mixed VolumeDriver calls, $CLIENTS clients at once, during that backup ($(g backup wall_s) s; calls all during it: $(g mixed during_backup)):"
 sed 's/^/    /' "$B/mixed.out"
 echo "    target p99 < 50 ms: $(awk -v p="$(g mixed all 1)" 'BEGIN { print (p < 50 ? "PASS" : "MISS") }') ($(g mixed all 1) ms), errors $(awk '$1 == "all" { print $5 }' "$B/mixed.out") (must be 0)"
