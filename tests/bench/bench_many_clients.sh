@@ -57,6 +57,7 @@ PIDS=()
 cleanup() {
 	local rc=$? pid
 	trap - EXIT
+	set +e # a process already gone must not stop the clean-up
 	for pid in "${PIDS[@]-}"; do [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; done
 	for pid in "${PIDS[@]-}"; do [ -n "$pid" ] && wait "$pid" 2>/dev/null; done
 	for m in $(awk -v t="$B/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do

@@ -57,6 +57,7 @@ stop_pid() {
 bench_cleanup() {
 	local rc=$? pid
 	trap - EXIT
+	set +e # a process already gone must not stop the clean-up
 	for pid in "${PIDS[@]-}"; do [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; done
 	for pid in "${PIDS[@]-}"; do [ -n "$pid" ] && wait "$pid" 2>/dev/null; done
 	# dockerd stopped, everything under E2E_TMP unmounted and removed
