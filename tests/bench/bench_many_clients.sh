@@ -22,7 +22,10 @@
 #   knobs: BENCH_CLIENTS (20), SMALL_FILES (5000), BENCH_COLD (1: the page
 #          cache is dropped before each phase), BENCH_FS (ext4: a fresh
 #          loop-mounted ext4, see datasets.sh; host), BENCH_FS_SIZE (24G,
-#          sparse), BENCH_DIR (/tmp), BENCH_KEEP=1, PRIVATEER_BUILD (build)
+#          sparse), BENCH_DIR (/tmp), BENCH_KEEP=1, PRIVATEER_BUILD (build),
+#          BENCH_SERVER_ENV (more environment for the server daemon, e.g.
+#          GLIBC_TUNABLES=glibc.malloc.arena_max=1 to tell malloc's arenas
+#          from a leak)
 # Needs root (sshd; owners are kept). Network: 127.0.0.1 only. Everything
 # lives in one temp dir, removed at the end; every process it starts is
 # stopped by PID. It exits 0 when everything ran, whatever the figures;
@@ -126,7 +129,8 @@ cat >"$B/privateer.json" <<JSON
 JSON
 "$P" --config "$B/privateer.json" keygen --all >/dev/null
 mkdir -p "$B/alice"
-PRIVATEER_CONFIG=$B/privateer.json PRIVATEER_NAME=alice PRIVATEER_LISTEN_ADDRESS=127.0.0.1 \
+# shellcheck disable=SC2086
+env ${BENCH_SERVER_ENV:-} PRIVATEER_CONFIG=$B/privateer.json PRIVATEER_NAME=alice PRIVATEER_LISTEN_ADDRESS=127.0.0.1 \
 	PRIVATEER_LOG_LEVEL=warn "$P" plugin --socket "$B/alice/p.sock" --state "$B/alice/state" \
 	--mount-root "$B/alice/mnt" 2>"$B/alice/daemon.log" &
 ALICE_PID=$!
@@ -186,7 +190,7 @@ phase() {
 job() {
 	local who=$1 ph=$2 c=$3 src=$B/$3/state/volumes/data/data
 	case $who/$ph in
-	privateer/restore) PC "$c" restore data --to-volume restored ;;
+	privateer/restore) PC "$c" restore data --source "$c" --to-volume restored ;;
 	privateer/*) PC "$c" backup data ;;
 	sshd/restore)
 		mkdir -p "$B/restore/$c"
