@@ -170,6 +170,27 @@ ALICE_PID=$!
 PIDS+=("$ALICE_PID")
 port_wait "$ALICE_PORT" alice
 
+# The mix: client k makes unit after unit of 8 calls on its own volumes.
+mixed_requests() {
+	local u k x r
+	for u in $(seq 0 $((MIXED / 8 - 1))); do
+		k=$((u % CLIENTS))
+		x="mix-$u"
+		r="privateer-$((1 + (u * 7919) % (N - 1)))"
+		printf '%d\tPOST\t/VolumeDriver.Create\t{"Name":"%s"}\n' $k "$x"
+		printf '%d\tPOST\t/VolumeDriver.Get\t{"Name":"%s"}\n' $k "$r"
+		printf '%d\tPOST\t/VolumeDriver.Mount\t{"Name":"%s","ID":"c%d"}\n' $k "$x" "$u"
+		printf '%d\tPOST\t/VolumeDriver.Path\t{"Name":"%s"}\n' $k "$x"
+		printf '%d\tPOST\t/VolumeDriver.Get\t{"Name":"%s"}\n' $k "$x"
+		printf '%d\tPOST\t/VolumeDriver.Unmount\t{"Name":"%s","ID":"c%d"}\n' $k "$x" "$u"
+		printf '%d\tPOST\t/VolumeDriver.Remove\t{"Name":"%s"}\n' $k "$x"
+		if [ $((u % 4)) = 0 ]; then
+			printf '%d\tPOST\t/VolumeDriver.List\t{}\n' $k
+		else
+			printf '%d\tPOST\t/VolumeDriver.Capabilities\t{}\n' $k
+		fi
+	done
+}
 # start_bob STATE: starts bob on STATE, sets BOB_PID and BOB_START_S (until
 # List answers with every volume).
 start_bob() {
@@ -194,6 +215,7 @@ sleep 2
 row "empty start_s $BOB_START_S"
 row "empty idle_rss_kib $(proc_rss_kib "$BOB_PID")"
 row "empty idle_anon_kib $(proc_anon_kib "$BOB_PID")"
+row "empty idle_pss_kib $(proc_pss_kib "$BOB_PID")"
 stop_bob
 start_bob "$STATE"
 row "privateer start_s $BOB_START_S"
@@ -202,6 +224,11 @@ n=$(curl -s --unix-socket "$B/bob/p.sock" -X POST http://p/VolumeDriver.List -d 
 [ "$n" = "$N" ] || die "bob lists $n volumes, not $N"
 row "privateer idle_rss_kib $(proc_rss_kib "$BOB_PID")"
 row "privateer idle_anon_kib $(proc_anon_kib "$BOB_PID")"
+row "privateer idle_pss_kib $(proc_pss_kib "$BOB_PID")"
+mixed_requests >"$B/mixed.list"
+log "$(wc -l <"$B/mixed.list") mixed calls from $CLIENTS clients, nothing else going on"
+calls "$CLIENTS" mixed-idle "$B/bob/p.sock" <"$B/mixed.list"
+row "mixed-idle all $(summary mixed-idle)"
 
 # big_volume NAME: a volume of BIG_MIB MiB of random data on bob
 big_volume() {
@@ -225,28 +252,6 @@ sleep 2
 row "alone after_rss_kib $(proc_rss_kib "$BOB_PID")"
 big_volume big2
 
-# The mix: client k makes unit after unit of 8 calls on its own volumes.
-mixed_requests() {
-	local u k x r
-	for u in $(seq 0 $((MIXED / 8 - 1))); do
-		k=$((u % CLIENTS))
-		x="mix-$u"
-		r="privateer-$((1 + (u * 7919) % (N - 1)))"
-		printf '%d\tPOST\t/VolumeDriver.Create\t{"Name":"%s"}\n' $k "$x"
-		printf '%d\tPOST\t/VolumeDriver.Get\t{"Name":"%s"}\n' $k "$r"
-		printf '%d\tPOST\t/VolumeDriver.Mount\t{"Name":"%s","ID":"c%d"}\n' $k "$x" "$u"
-		printf '%d\tPOST\t/VolumeDriver.Path\t{"Name":"%s"}\n' $k "$x"
-		printf '%d\tPOST\t/VolumeDriver.Get\t{"Name":"%s"}\n' $k "$x"
-		printf '%d\tPOST\t/VolumeDriver.Unmount\t{"Name":"%s","ID":"c%d"}\n' $k "$x" "$u"
-		printf '%d\tPOST\t/VolumeDriver.Remove\t{"Name":"%s"}\n' $k "$x"
-		if [ $((u % 4)) = 0 ]; then
-			printf '%d\tPOST\t/VolumeDriver.List\t{}\n' $k
-		else
-			printf '%d\tPOST\t/VolumeDriver.Capabilities\t{}\n' $k
-		fi
-	done
-}
-mixed_requests >"$B/mixed.list"
 log "backing up big2 to alice; $(wc -l <"$B/mixed.list") mixed calls from $CLIENTS clients during it"
 rss_watch_start bob "$BOB_PID"
 cpu0=$(proc_cpu "$BOB_PID")
@@ -309,10 +314,12 @@ printf '  %-26s %21s %21s\n' "create $((N - S)), 4 at once (s)" "$(g privateer p
 printf '  %-26s %21s %21s\n' "rm $((N - S)), 4 at once (s)" "$(g privateer rmrest_s)" "$(g local rmrest_s)"
 echo "  the plugin:"
 echo "    start-up until List answers, $N volumes: $(g privateer start_s) s (no volume: $(g empty start_s) s); docker plugin enable until ls shows them: $(g privateer docker_enable_s) s"
-echo "    RSS idle, $N volumes: $(mib "$(g privateer idle_rss_kib)") MiB, $(mib "$(g privateer idle_anon_kib)") MiB of it anonymous (no volume: $(mib "$(g empty idle_rss_kib)") MiB, $(mib "$(g empty idle_anon_kib)") anonymous; in Docker after the calls above: $(mib "$(g privateer docker_plugin_rss_kib)") MiB); target <= 10 MiB: $(awk -v k="$(g empty idle_rss_kib)" 'BEGIN { print (k <= 10240 ? "PASS" : "MISS") }') (no volume)"
+echo "    RSS idle, $N volumes: $(mib "$(g privateer idle_rss_kib)") MiB, $(mib "$(g privateer idle_anon_kib)") MiB of it anonymous, PSS $(mib "$(g privateer idle_pss_kib)") MiB (no volume: $(mib "$(g empty idle_rss_kib)") MiB, $(mib "$(g empty idle_anon_kib)") anonymous, PSS $(mib "$(g empty idle_pss_kib)"); in Docker after the calls above: $(mib "$(g privateer docker_plugin_rss_kib)") MiB); target <= 10 MiB: $(awk -v k="$(g empty idle_rss_kib)" 'BEGIN { print (k <= 10240 ? "PASS" : "MISS") }') (no volume)"
 echo "    RSS during a backup of $BIG_MIB MiB ($(g alone wall_s) s), nothing else going on: peak $(mib "$(g alone peak_rss_kib)") MiB, $(mib "$(g alone after_rss_kib)") MiB after; target <= 64 MiB: $(awk -v k="$(g alone peak_rss_kib)" 'BEGIN { print (k <= 65536 ? "PASS" : "MISS") }')"
 echo "    RSS during a backup of $BIG_MIB MiB with the mixed calls below: peak $(mib "$(g transfer peak_rss_kib)") MiB, idle after $(mib "$(g after_transfer idle_rss_kib)") MiB ($(mib "$(g after_transfer idle_anon_kib)") anonymous)"
-echo "  $MIXED mixed VolumeDriver calls, $CLIENTS clients at once, during that backup ($(g backup wall_s) s; calls all during it: $(g mixed during_backup)):"
+echo "  $MIXED mixed VolumeDriver calls, $CLIENTS clients at once, nothing else going on:"
+sed 's/^/    /' "$B/mixed-idle.out"
+echo "  the same $MIXED mixed VolumeDriver calls, $CLIENTS clients at once, during that backup ($(g backup wall_s) s; calls all during it: $(g mixed during_backup)):"
 sed 's/^/    /' "$B/mixed.out"
 echo "    target p99 < 50 ms: $(awk -v p="$(g mixed all 1)" 'BEGIN { print (p < 50 ? "PASS" : "MISS") }') ($(g mixed all 1) ms), errors $(awk '$1 == "all" { print $5 }' "$B/mixed.out") (must be 0)"
 echo "total bench time $(awk -v a="$T_START" -v b="$T_END" 'BEGIN { printf "%.0f", b - a }') s"

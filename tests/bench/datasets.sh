@@ -241,3 +241,5 @@ pcts() { sort -g "$1" | awk '{ v[NR] = $1 } END {
 	printf "%.2f %.2f %.2f\n", v[r50], v[r99], v[NR] }'; }
 # anonymous RSS (heap, stacks): what is the process's own, not shared libraries' pages
 proc_anon_kib() { awk '/^RssAnon:/ { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# proportional set size: shared library pages divided among their users
+proc_pss_kib() { awk '/^Pss:/ { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
