@@ -24,6 +24,7 @@
 #include "meta.h"
 #include "util.h"
 #include "volume.h"
+#include "vopts.h"
 
 #define SCHEDULE_STATE_MAX (1024 * 1024)
 
@@ -61,18 +62,33 @@ schedule_items_free(struct schedule_item *items, size_t n)
 	free(items);
 }
 
-/* Every schedule that applies here now. */
+/*
+ * Every schedule that applies here now, or only those of volume only (an
+ * inspect: one volume's options read, not every volume's).
+ */
 static struct schedule_item *
-schedule_collect(struct schedule *s, size_t *np)
+schedule_collect(struct schedule *s, const char *only, size_t *np)
 {
 	struct schedule_item *items = NULL, *it;
 	const struct config_client *me;
 	struct fleet_state *st;
 	const char *name;
-	json_t *vols, *v;
+	json_t *vols, *v, *opts;
+	struct vopts o;
 	size_t n = 0, i;
 
-	vols = vol_schedules(s->reg);
+	if (only != NULL) {
+		vols = json_object();
+		opts = vol_options(s->reg, only);
+		if (opts != NULL && vopts_parse(opts, &o, NULL) == 0) {
+			if (o.schedule != NULL)
+				json_object_set_new(vols, only,
+				    json_string(o.schedule));
+			vopts_free(&o);
+		}
+		json_decref(opts);
+	} else
+		vols = vol_schedules(s->reg);
 	json_object_foreach(vols, name, v) {
 		items = xreallocarray(items, n + 1, sizeof *items);
 		it = &items[n];
@@ -87,7 +103,8 @@ schedule_collect(struct schedule *s, size_t *np)
 	st = s->fleet != NULL ? fleet_acquire_config(s->fleet) : NULL;
 	me = st != NULL ? config_client(st->cfg, st->identity) : NULL;
 	for (i = 0; me != NULL && i < me->njobs; i++) {
-		if (me->jobs[i].volume == NULL || me->jobs[i].server == NULL)
+		if (me->jobs[i].volume == NULL || me->jobs[i].server == NULL ||
+		    (only != NULL && strcmp(me->jobs[i].volume, only) != 0))
 			continue;
 		items = xreallocarray(items, n + 1, sizeof *items);
 		it = &items[n++];
@@ -125,26 +142,25 @@ static int
 schedule_drop_stale(struct schedule *s, const struct schedule_item *items,
     size_t n)
 {
+	json_t *v, *keys = json_object();
 	const char *key;
-	json_t *v;
 	void *tmp;
 	size_t i;
 	int dropped = 0;
 
+	/* A set, not a walk of items per entry: 10,000 of each. */
+	for (i = 0; i < n; i++)
+		json_object_set_new(keys, items[i].key, json_true());
 	json_object_foreach_safe(s->last, tmp, key, v) {
-		if (strncmp(key, "volume/", 7) != 0)
-			continue;
-		for (i = 0; i < n; i++) {
-			if (strcmp(items[i].key, key) == 0)
-				break;
-		}
-		if (i < n)
+		if (strncmp(key, "volume/", 7) != 0 ||
+		    json_object_get(keys, key) != NULL)
 			continue;
 		log_info("schedule %s: no such volume schedule; forgetting "
 		    "its last run", key);
 		json_object_del(s->last, key);
 		dropped = 1;
 	}
+	json_decref(keys);
 	return dropped;
 }
 
@@ -164,7 +180,7 @@ schedule_tick(struct schedule *s)
 	 * either not seen or forgotten after this tick.
 	 */
 	pthread_mutex_lock(&s->lock);
-	items = schedule_collect(s, &n);
+	items = schedule_collect(s, NULL, &n);
 	due = xcalloc(n + 1, sizeof *due);
 	dirty = s->forgot;
 	s->forgot = 0;
@@ -332,10 +348,8 @@ schedule_status(struct schedule *s, const char *volume)
 
 	out = json_pack("{s:s}", "timezone", tzname[0] != NULL ?
 	    tzname[0] : "UTC");
-	items = schedule_collect(s, &n);
+	items = schedule_collect(s, volume, &n);
 	for (i = 0; i < n; i++) {
-		if (strcmp(items[i].volume, volume) != 0)
-			continue;
 		next = cron_next(&items[i].cron, now);
 		if (next != -1 && (soonest == 0 || next < soonest))
 			soonest = next;

@@ -82,19 +82,64 @@ stale_created(struct vol_registry *reg, const char *volume)
 	return t;
 }
 
+/* volume's entry of out, a client's: backups is its last-backup record. */
+static void
+stale_client_volume(struct vol_registry *reg, struct fleet *f,
+    const struct fleet_state *st, const char *volume, const json_t *backups,
+    time_t now, json_t *out)
+{
+	json_t *per = NULL, *opts;
+	char **servers, *why = NULL;
+	struct vopts o;
+	long long age;
+	time_t last, since;
+	size_t k, n;
+	int on_unmount;
+
+	opts = vol_options(reg, volume);
+	if (vopts_parse(opts, &o, &why) != 0) {
+		free(why);
+		json_decref(opts);
+		return;
+	}
+	json_decref(opts);
+	(void)ops_volume_servers(f, reg, volume, &servers, &n, &on_unmount);
+	for (k = 0; k < n; k++) {
+		age = stale_max_age(st->cfg, st->identity, volume, servers[k],
+		    &o, now);
+		if (age > 0) {
+			last = (time_t)json_integer_value(json_object_get(
+			    json_object_get(backups, servers[k]),
+			    "last_success"));
+			since = last > 0 ? last : stale_created(reg, volume);
+			if (per == NULL) {
+				per = json_object();
+				json_object_set_new(out, volume, per);
+			}
+			json_object_set_new(per, servers[k], json_pack(
+			    "{s:I, s:b, s:I}", "max_age", (json_int_t)age,
+			    "stale", since > 0 && now - since > age,
+			    "last_success", (json_int_t)last));
+		}
+		free(servers[k]);
+	}
+	free(servers);
+	vopts_free(&o);
+}
+
+/*
+ * Every volume's, or only one's: inspect asks for one, and must not copy
+ * every volume's records to answer (10,000 volumes made a Get 10,000
+ * times dearer).
+ */
 static json_t *
 stale_client_only(struct vol_registry *reg, struct fleet *f, time_t now,
     const char *only)
 {
-	json_t *out = json_object(), *list, *item, *all, *per, *opts;
+	json_t *out = json_object(), *list, *item, *all, *v;
 	struct fleet_state *st;
 	const char *volume;
-	char **servers, *why = NULL;
-	size_t i, k, n;
-	struct vopts o;
-	long long age;
-	time_t last, since;
-	int on_unmount;
+	size_t i;
 
 	st = fleet_acquire_config(f);
 	if (st == NULL || config_role(st->cfg, st->identity) !=
@@ -102,48 +147,23 @@ stale_client_only(struct vol_registry *reg, struct fleet *f, time_t now,
 		fleet_release(f, st);
 		return out;
 	}
+	if (only != NULL) {
+		v = vol_get(reg, only, NULL);
+		if (v != NULL)
+			stale_client_volume(reg, f, st, only, json_object_get(
+			    json_object_get(v, "Status"), "last-backup"), now,
+			    out);
+		json_decref(v);
+		fleet_release(f, st);
+		return out;
+	}
 	all = vol_backup_all(reg);
 	list = vol_list(reg);
 	json_array_foreach(list, i, item) {
 		volume = json_string_value(json_object_get(item, "Name"));
-		if (volume == NULL || (only != NULL && strcmp(only,
-		    volume) != 0))
-			continue;
-		opts = vol_options(reg, volume);
-		if (vopts_parse(opts, &o, &why) != 0) {
-			free(why);
-			why = NULL;
-			json_decref(opts);
-			continue;
-		}
-		json_decref(opts);
-		(void)ops_volume_servers(f, reg, volume, &servers, &n,
-		    &on_unmount);
-		per = NULL;
-		for (k = 0; k < n; k++) {
-			age = stale_max_age(st->cfg, st->identity, volume,
-			    servers[k], &o, now);
-			if (age > 0) {
-				last = (time_t)json_integer_value(
-				    json_object_get(json_object_get(
-				    json_object_get(all, volume), servers[k]),
-				    "last_success"));
-				since = last > 0 ? last :
-				    stale_created(reg, volume);
-				if (per == NULL) {
-					per = json_object();
-					json_object_set_new(out, volume, per);
-				}
-				json_object_set_new(per, servers[k], json_pack(
-				    "{s:I, s:b, s:I}", "max_age",
-				    (json_int_t)age, "stale", since > 0 &&
-				    now - since > age, "last_success",
-				    (json_int_t)last));
-			}
-			free(servers[k]);
-		}
-		free(servers);
-		vopts_free(&o);
+		if (volume != NULL)
+			stale_client_volume(reg, f, st, volume,
+			    json_object_get(all, volume), now, out);
 	}
 	json_decref(list);
 	json_decref(all);

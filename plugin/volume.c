@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,10 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifndef STATX_ATTR_MOUNT_ROOT
+#define STATX_ATTR_MOUNT_ROOT	0x00002000
+#endif
 
 #include "log.h"
 #include "meta.h"
@@ -53,6 +58,9 @@ struct vol {
 	unsigned users;		/* threads holding a pointer (lock) */
 	int creating;		/* reserved by a Create or Import */
 	int gone;		/* out of the registry; the last user frees */
+
+	struct vol *hnext;	/* the next in its hash bucket (reg->lock) */
+	size_t idx;		/* its place in reg->v (reg->lock) */
 };
 
 struct vol_registry {
@@ -62,8 +70,14 @@ struct vol_registry {
 	char *tmp_dir;
 	char *trash_dir;
 	char *mount_root;
-	struct vol **v;
+	struct vol **v;		/* in no order; for walking every volume */
 	size_t n;
+	/*
+	 * By name, so a call about one volume costs the same with 10,000
+	 * volumes as with ten (a walk of v cost ~40 us at 10,000).
+	 */
+	struct vol **buckets;
+	size_t nbuckets;	/* a power of two, >= n; 0 when empty */
 	pthread_cond_t restored;	/* a restore-from finished */
 	int restore_wait;		/* seconds Mount waits for one */
 
@@ -131,7 +145,7 @@ vol_unescape_mountinfo(char *s)
 }
 
 static int
-vol_linux_mounted(const char *path)
+vol_mountinfo_has(const char *path)
 {
 	char *line = NULL, *field, *save;
 	size_t size = 0;
@@ -154,6 +168,26 @@ vol_linux_mounted(const char *path)
 	free(line);
 	fclose(f);
 	return found;
+}
+
+/*
+ * Linux 5.8 and later say in statx whether a path is the root of a mount:
+ * one system call, where reading /proc/self/mountinfo costs a line per
+ * mount (a host with 10,000 mounted volumes has 10,000 lines), and the
+ * registry asks for every volume at start-up.
+ */
+static int
+vol_linux_mounted(const char *path)
+{
+	struct statx stx;
+
+	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
+	    STATX_TYPE, &stx) != 0)
+		return errno == ENOENT || errno == ENOTDIR ? 0 :
+		    vol_mountinfo_has(path);
+	if (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)
+		return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+	return vol_mountinfo_has(path);
 }
 
 static int
@@ -187,15 +221,47 @@ vol_free(struct vol *v)
 	free(v);
 }
 
+/* FNV-1a: names are short, and only those allowed to call Docker choose
+ * them. */
+static size_t
+vol_hash(const char *name)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (*name != '\0')
+		h = (h ^ (unsigned char)*name++) * 1099511628211ULL;
+	return (size_t)(h ^ (h >> 32));
+}
+
+static void
+vol_rehash(struct vol_registry *reg, size_t nbuckets)
+{
+	struct vol **b = xcalloc(nbuckets, sizeof *b), *v;
+	size_t i, k;
+
+	for (i = 0; i < reg->n; i++) {
+		v = reg->v[i];
+		k = vol_hash(v->meta.name) & (nbuckets - 1);
+		v->hnext = b[k];
+		b[k] = v;
+	}
+	free(reg->buckets);
+	reg->buckets = b;
+	reg->nbuckets = nbuckets;
+}
+
 /* name's volume, even one still being created, or NULL. */
 static struct vol *
 vol_find_any(struct vol_registry *reg, const char *name)
 {
-	size_t i;
+	struct vol *v;
 
-	for (i = 0; i < reg->n; i++) {
-		if (strcmp(reg->v[i]->meta.name, name) == 0)
-			return reg->v[i];
+	if (reg->nbuckets == 0)
+		return NULL;
+	for (v = reg->buckets[vol_hash(name) & (reg->nbuckets - 1)];
+	    v != NULL; v = v->hnext) {
+		if (strcmp(v->meta.name, name) == 0)
+			return v;
 	}
 	return NULL;
 }
@@ -212,21 +278,36 @@ vol_find(struct vol_registry *reg, const char *name)
 static void
 vol_insert(struct vol_registry *reg, struct vol *v)
 {
+	size_t k;
+
 	reg->v = xreallocarray(reg->v, reg->n + 1, sizeof *reg->v);
+	v->idx = reg->n;
 	reg->v[reg->n++] = v;
+	if (reg->n > reg->nbuckets)
+		vol_rehash(reg, reg->nbuckets == 0 ? 64 : reg->nbuckets * 2);
+	else {
+		k = vol_hash(v->meta.name) & (reg->nbuckets - 1);
+		v->hnext = reg->buckets[k];
+		reg->buckets[k] = v;
+	}
 }
 
 static void
 vol_detach(struct vol_registry *reg, struct vol *v)
 {
-	size_t i;
+	struct vol **pp;
 
-	for (i = 0; i < reg->n; i++) {
-		if (reg->v[i] == v) {
-			reg->v[i] = reg->v[--reg->n];
-			return;
-		}
-	}
+	if (reg->nbuckets == 0)
+		return;
+	pp = &reg->buckets[vol_hash(v->meta.name) & (reg->nbuckets - 1)];
+	while (*pp != NULL && *pp != v)
+		pp = &(*pp)->hnext;
+	if (*pp == NULL)
+		return;		/* not in the registry */
+	*pp = v->hnext;
+	v->hnext = NULL;
+	reg->v[v->idx] = reg->v[--reg->n];
+	reg->v[v->idx]->idx = v->idx;
 }
 
 /* A struct vol for name with paths filled in; meta and opts left empty. */
@@ -617,6 +698,7 @@ vol_close(struct vol_registry *reg)
 	for (i = 0; i < reg->n; i++)
 		vol_free(reg->v[i]);
 	free(reg->v);
+	free(reg->buckets);
 	free(reg->volumes_dir);
 	free(reg->tmp_dir);
 	free(reg->trash_dir);
@@ -1210,23 +1292,41 @@ vol_get(struct vol_registry *reg, const char *name, char **cause)
 	return j;
 }
 
+/*
+ * Only names are copied under the lock; the JSON (10,000 objects) is built
+ * after it is let go, so List holds up no other call for long.
+ */
 json_t *
 vol_list(struct vol_registry *reg)
 {
-	json_t *list = json_array(), *item;
-	size_t i;
+	json_t *list, *item;
+	char **names, **mps;
+	size_t i, n = 0;
 
 	pthread_mutex_lock(&reg->lock);
+	names = xcalloc(reg->n + 1, sizeof *names);
+	mps = xcalloc(reg->n + 1, sizeof *mps);
 	for (i = 0; i < reg->n; i++) {
 		if (reg->v[i]->creating)
 			continue;
-		item = json_pack("{s:s}", "Name", reg->v[i]->meta.name);
+		names[n] = xstrdup(reg->v[i]->meta.name);
 		if (refs_total(&reg->v[i]->meta.refs) > 0)
-			json_object_set_new(item, "Mountpoint",
-			    json_string(reg->v[i]->mountpoint));
-		json_array_append_new(list, item);
+			mps[n] = xstrdup(reg->v[i]->mountpoint);
+		n++;
 	}
 	pthread_mutex_unlock(&reg->lock);
+	list = json_array();
+	for (i = 0; i < n; i++) {
+		item = json_pack("{s:s}", "Name", names[i]);
+		if (mps[i] != NULL)
+			json_object_set_new(item, "Mountpoint",
+			    json_string(mps[i]));
+		json_array_append_new(list, item);
+		free(names[i]);
+		free(mps[i]);
+	}
+	free(names);
+	free(mps);
 	return list;
 }
 

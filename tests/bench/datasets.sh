@@ -167,3 +167,79 @@ bench_fs_umount() { # after every process using it is gone
 	rm -f "$BENCH_FS_IMG"
 	BENCH_FS_LOOP=
 }
+
+# --- processes: ports, CPU and memory (bench_many_clients, bench_many_volumes)
+BENCH_PORTS=" "
+port_free() { # port_free VAR: a loopback port nobody listens on (not handed out yet)
+	local p i
+	for i in $(seq 1 500); do
+		p=$((20000 + RANDOM % 40000))
+		case "$BENCH_PORTS" in *" $p "*) continue ;; esac
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			BENCH_PORTS+="$p "
+			printf -v "$1" %s "$p"
+			return
+		fi
+	done
+	die "no free port"
+}
+port_wait() { # port_wait PORT WHAT
+	local i
+	for i in $(seq 1 200); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return
+		sleep 0.05
+	done
+	die "nothing listens on 127.0.0.1:$1 ($2)"
+}
+# CPU seconds (user+sys) of PID and of its reaped children (a privateer
+# daemon works in its threads and its rsync children; sshd in children).
+proc_cpu() {
+	local s t
+	t=$(getconf CLK_TCK)
+	s=$(cat "/proc/$1/stat")
+	s=${s##*) }
+	# shellcheck disable=SC2086
+	set -- $s
+	awk -v t="$t" -v a="${12}" -v b="${13}" -v c="${14}" -v d="${15}" \
+		'BEGIN { printf "%.2f", (a + b + c + d) / t }'
+}
+proc_rss_kib() { awk '/^VmRSS:/ { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# The RSS of PID and of every descendant, summed (sshd forks a process per session).
+tree_rss_kib() {
+	local pid=$1 sum child
+	sum=$(proc_rss_kib "$pid")
+	for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
+		sum=$((sum + $(tree_rss_kib "$child")))
+	done
+	echo "$sum"
+}
+# rss_watch_start NAME PID [tree]: samples the RSS every 50 ms into
+# $B/NAME.rss until rss_watch_stop NAME, which prints the peak in KiB.
+rss_watch_start() {
+	local name=$1 pid=$2 how=${3:-}
+	: >"$B/$name.rss"
+	(
+		while kill -0 "$pid" 2>/dev/null && [ ! -e "$B/$name.rss.stop" ]; do
+			if [ "$how" = tree ]; then tree_rss_kib "$pid"; else proc_rss_kib "$pid"; fi
+			sleep 0.05
+		done >>"$B/$name.rss"
+	) &
+	printf -v "RSS_WATCH_$name" %s "$!"
+}
+rss_watch_stop() {
+	local var=RSS_WATCH_$1
+	touch "$B/$1.rss.stop"
+	wait "${!var}" 2>/dev/null || true
+	rm -f "$B/$1.rss.stop"
+	sort -n "$B/$1.rss" | tail -1
+}
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+# p50/p99 (nearest rank) of a file of numbers: "p50 p99 max"
+pcts() { sort -g "$1" | awk '{ v[NR] = $1 } END {
+	if (NR == 0) { print "0 0 0"; exit }
+	r50 = int(0.5 * NR + 0.999999); r99 = int(0.99 * NR + 0.999999)
+	printf "%.2f %.2f %.2f\n", v[r50], v[r99], v[NR] }'; }
+# anonymous RSS (heap, stacks): what is the process's own, not shared libraries' pages
+proc_anon_kib() { awk '/^RssAnon:/ { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# proportional set size: shared library pages divided among their users
+proc_pss_kib() { awk '/^Pss:/ { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
