@@ -21,6 +21,8 @@
 
 #define JOBS_MAX_WORKERS 8
 #define JOBS_RETRY_CAP 3600
+/* How long the catch-up at start waits for privateer.json to load. */
+#define JOBS_CATCHUP_WAIT_MS (120 * 1000)
 
 enum job_state { JOB_IDLE, JOB_QUEUED, JOB_RUNNING };
 
@@ -42,6 +44,8 @@ struct jobs {
 	struct job *list;
 	pthread_t workers[JOBS_MAX_WORKERS];
 	int nworkers;
+	pthread_t catchup;
+	int catchup_started;
 	int stopping;
 	unsigned running;
 	int retry_seconds;
@@ -285,6 +289,84 @@ jobs_worker(void *arg)
 	return NULL;
 }
 
+/*
+ * Waits (j->lock held) up to ms for the configuration to load; 1 when it
+ * has, 0 when stopping or out of time.
+ */
+static int
+jobs_wait_config(struct jobs *j, int ms)
+{
+	struct fleet_state *st;
+	struct timespec ts;
+	int waited;
+
+	for (waited = 0; !j->stopping && waited < ms; waited += 250) {
+		st = fleet_acquire_config(j->fleet);
+		if (st != NULL) {
+			fleet_release(j->fleet, st);
+			return 1;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 250 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&j->cond, &j->lock, &ts);
+	}
+	return 0;
+}
+
+/*
+ * Replications a stop left undone, queued once at start: a volume that
+ * replicates on unmount, is not mounted now and was used after its last
+ * successful replication to a server had an Unmount whose replication
+ * never finished — the plugin was killed or stopped while it ran, was
+ * queued, or was waiting out a retry. Nobody else would queue it again
+ * until the next use.
+ */
+static void *
+jobs_catchup_main(void *arg)
+{
+	struct jobs *j = arg;
+	json_t *list, *item;
+	const char *name;
+	char **servers, *mp;
+	size_t i, k, n;
+	int on_unmount, changed, ready;
+
+	pthread_mutex_lock(&j->lock);
+	ready = jobs_wait_config(j, JOBS_CATCHUP_WAIT_MS);
+	pthread_mutex_unlock(&j->lock);
+	if (!ready)
+		return NULL;
+	list = vol_list(j->reg);
+	json_array_foreach(list, i, item) {
+		name = json_string_value(json_object_get(item, "Name"));
+		if (name == NULL || json_object_get(item, "Mountpoint") != NULL)
+			continue;
+		servers = NULL;
+		n = 0;
+		(void)ops_volume_servers(j->fleet, j->reg, name, &servers, &n,
+		    &on_unmount);
+		for (k = 0; k < n; k++) {
+			mp = NULL;
+			if (on_unmount &&
+			    vol_path(j->reg, name, &mp, NULL) == 0 &&
+			    mp == NULL &&
+			    vol_backup_changed(j->reg, name, servers[k],
+			    &changed, NULL) == 0 && changed)
+				(void)jobs_trigger(j, name, servers[k],
+				    "restart: used since its last replication");
+			free(mp);
+			free(servers[k]);
+		}
+		free(servers);
+	}
+	json_decref(list);
+	return NULL;
+}
+
 struct jobs *
 jobs_start(struct vol_registry *reg, struct fleet *fleet, int workers,
     int retry_seconds)
@@ -306,6 +388,9 @@ jobs_start(struct vol_registry *reg, struct fleet *fleet, int workers,
 			fatal("cannot start replication workers");
 		j->nworkers++;
 	}
+	if (fleet != NULL && pthread_create(&j->catchup, NULL,
+	    jobs_catchup_main, j) == 0)
+		j->catchup_started = 1;
 	return j;
 }
 
@@ -323,6 +408,8 @@ jobs_stop(struct jobs *j)
 	pthread_mutex_unlock(&j->lock);
 	for (i = 0; i < j->nworkers; i++)
 		pthread_join(j->workers[i], NULL);
+	if (j->catchup_started)
+		pthread_join(j->catchup, NULL);
 	for (job = j->list; job != NULL; job = next) {
 		next = job->next;
 		free(job->volume);

@@ -4,7 +4,10 @@
  * queues a job; a trigger while it runs is coalesced into one follow-up
  * run; a failure is retried with exponential backoff up to a cap, keeping
  * the reason. A volume unchanged since its last successful replication to
- * a server is skipped without contacting the server.
+ * a server is skipped without contacting the server. At start, once
+ * privateer.json has loaded, what a stop left undone (a volume used since
+ * its last successful replication, not mounted, replicating on unmount) is
+ * queued again.
  */
 #ifndef PRIVATEER_JOBS_H
 #define PRIVATEER_JOBS_H

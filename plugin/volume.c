@@ -526,11 +526,16 @@ vol_reap_wait(struct vol_registry *reg)
 
 /* ---- loading ---- */
 
-/* restore-* beside data: an unfinished staging area, or old data swapped
- * out by a restore that crashed before deleting it. Neither is the data. */
+/*
+ * restore-* beside data: an unfinished staging area, or old data swapped
+ * out by a restore that crashed before deleting it. meta.json.tmp-*: a
+ * metadata write that a crash cut short before its rename (meta.json is
+ * the old one, whole). None of them is the volume.
+ */
 static void
-vol_clean_restores(const char *dir)
+vol_clean_leftovers(const char *dir)
 {
+	static const char tmp_prefix[] = META_FILE ".tmp-";
 	struct dirent *de;
 	char *path, *why = NULL;
 	DIR *d;
@@ -539,6 +544,17 @@ vol_clean_restores(const char *dir)
 	if (d == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, tmp_prefix,
+		    sizeof tmp_prefix - 1) == 0) {
+			path = xasprintf("%s/%s", dir, de->d_name);
+			log_info("removing %s, a metadata write cut short",
+			    path);
+			if (unlink(path) != 0)
+				log_error("removing %s: %s", path,
+				    strerror(errno));
+			free(path);
+			continue;
+		}
 		if (strncmp(de->d_name, "restore-", 8) != 0)
 			continue;
 		path = xasprintf("%s/%s", dir, de->d_name);
@@ -573,7 +589,7 @@ vol_load_one(struct vol_registry *reg, const char *name)
 		    name, v->meta.name);
 		goto out;
 	}
-	vol_clean_restores(v->dir);
+	vol_clean_leftovers(v->dir);
 	if (vopts_parse(v->meta.options, &v->opts, &why) != 0) {
 		/* Keep serving the data; the options need fixing by hand. */
 		log_error("volume %s: stored options are not valid (%s); "

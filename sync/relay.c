@@ -154,6 +154,8 @@ relay_run(ssh_session session, ssh_channel ch, struct relay *r,
 	relay_nonblock(r->err_from_channel);
 	for (;;) {
 		busy = 0;
+		if (r->tick != NULL)
+			r->tick(r->tick_arg);
 		/* channel -> local */
 		if (!ch_eof) {
 			st = relay_take(ch, 0, bin, &r->received, cause);

@@ -22,6 +22,10 @@ struct relay {
 	/* Optional: 1 when the local side is finished (child exited). */
 	int (*finished)(void *);
 	void *arg;
+	/* Optional: called at every turn of the loop, at least every 200 ms
+	 * (the client transport sends its keepalives from here). */
+	void (*tick)(void *);
+	void *tick_arg;
 	/* Counters, updated as bytes move. */
 	uint64_t sent;
 	uint64_t received;

@@ -1,6 +1,17 @@
 /*
  * transport: argv is what rsync gives its remote shell: our own options,
  * then [-l USER] HOST COMMAND... (the command already escaped by rsync).
+ *
+ * A dead connection is noticed within TRANSPORT_DEAD_SECONDS. TCP
+ * keepalive alone cannot tell: a middlebox, NAT or relay that stops
+ * forwarding keeps answering for the server at the TCP level (and a full
+ * send window is probed, not timed out). So the transport sends an SSH
+ * keepalive (keepalive@openssh.com, which the server answers) every
+ * TRANSPORT_KEEPALIVE_SECONDS, and a watchdog thread, which touches no
+ * libssh state and so works even while the relay is stuck inside a libssh
+ * call, ends the process when nothing at all has come from the server for
+ * TRANSPORT_DEAD_SECONDS (TCP_INFO's last_data_recv). rsync then fails
+ * with our message.
  */
 #include "transport.h"
 
@@ -8,15 +19,35 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <libssh/libssh.h>
+/* ssh_send_keepalive is declared there, though clients may use it. */
+#include <libssh/server.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "relay.h"
 #include "sshkey.h"
 #include "util.h"
+
+#define TRANSPORT_KEEPALIVE_SECONDS 15
+#define TRANSPORT_DEAD_SECONDS 60
+
+struct transport_keepalive {
+	ssh_session session;
+	time_t last;		/* monotonic seconds of the last one sent */
+};
+
+struct transport_watchdog {
+	int fd;			/* the session's socket */
+	char *server;		/* name, for the message */
+};
 
 struct transport_secrets {
 	char *private_key;
@@ -103,6 +134,75 @@ out:
 	return rc;
 }
 
+/* The relay's tick: a keepalive every TRANSPORT_KEEPALIVE_SECONDS. */
+static time_t
+transport_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static void
+transport_keepalive_tick(void *arg)
+{
+	struct transport_keepalive *k = arg;
+	time_t now = transport_now();
+
+	if (now - k->last < TRANSPORT_KEEPALIVE_SECONDS)
+		return;
+	k->last = now;
+	(void)ssh_send_keepalive(k->session);
+}
+
+/*
+ * Ends the process once nothing has come from the server for
+ * TRANSPORT_DEAD_SECONDS, whatever the main thread is blocked in.
+ */
+static void *
+transport_watchdog_main(void *arg)
+{
+	struct transport_watchdog *w = arg;
+	struct tcp_info ti;
+	socklen_t len;
+
+	for (;;) {
+		sleep(1);
+		len = sizeof ti;
+		if (getsockopt(w->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+			continue;
+		if (ti.tcpi_last_data_recv < TRANSPORT_DEAD_SECONDS * 1000U)
+			continue;
+		fprintf(stderr, "privateer transport: connection to %s lost: "
+		    "nothing received for %u s (keepalives every %d s "
+		    "unanswered; the limit is %d s)\n", w->server,
+		    ti.tcpi_last_data_recv / 1000, TRANSPORT_KEEPALIVE_SECONDS,
+		    TRANSPORT_DEAD_SECONDS);
+		_exit(255);
+	}
+	return NULL;
+}
+
+/* Starts the watchdog on the session's socket; it lives until exit. */
+static void
+transport_watchdog_start(ssh_session session, const char *server)
+{
+	static struct transport_watchdog w;
+	pthread_attr_t attr;
+	pthread_t t;
+
+	w.fd = ssh_get_fd(session);
+	w.server = xstrdup(server);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, transport_watchdog_main, &w) != 0)
+		fprintf(stderr, "privateer transport: cannot start the "
+		    "keepalive watchdog; a dead connection is noticed by "
+		    "rsync's timeout only\n");
+	pthread_attr_destroy(&attr);
+}
+
 int
 transport_main(int argc, char **argv)
 {
@@ -113,6 +213,7 @@ transport_main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct transport_secrets sec;
+	struct transport_keepalive ka;
 	ssh_session session = NULL;
 	ssh_channel ch = NULL;
 	ssh_key pinned = NULL, got = NULL, priv = NULL;
@@ -220,11 +321,16 @@ transport_main(int argc, char **argv)
 		    sec.server, ssh_get_error(session));
 		goto out;
 	}
-	/* The transfer may be long; keepalive and rsync's own timeout bound
-	 * a dead peer, not a per-call timeout. */
+	/* The transfer may be long; keepalives bound a dead peer, not a
+	 * per-call timeout. */
 	timeout = 0;
 	ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &timeout);
+	ka.session = session;
+	ka.last = transport_now();
+	transport_watchdog_start(session, sec.server);
 	memset(&r, 0, sizeof r);
+	r.tick = transport_keepalive_tick;
+	r.tick_arg = &ka;
 	r.to_channel = 0;
 	r.err_to_channel = -1;
 	r.from_channel = 1;

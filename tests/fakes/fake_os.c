@@ -6,6 +6,8 @@
 #include "fake_os.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
@@ -174,14 +176,104 @@ fake_os_mounted(const char *path)
 	return on;
 }
 
+/* Counts a step (fake_os_lock held); 1 if it is the one that crashes. */
+static int
+fake_os_step_crashes(void)
+{
+	struct fake_os_state *s = &fake_os_state;
+
+	s->steps++;
+	if (s->crash_at != 0 && s->steps == s->crash_at)
+		s->crashed = 1;
+	return s->crashed;
+}
+
+/*
+ * write_file_atomic's steps, one at a time, each first counted; stops where
+ * the crash comes (fake_os_lock held, so the count is one sequence).
+ */
+static int
+fake_os_write_steps(const char *path, const void *data, size_t len,
+    char **cause)
+{
+	static const char *const names[] = { "creating the temporary",
+	    "writing its first half", "writing the rest", "fsync",
+	    "rename", "fsync of the directory" };
+	char *tmp = xasprintf("%s.tmp-fakecrash%u", path,
+	    fake_os_state.writes), *dir = NULL;
+	size_t half = len / 2;
+	int fd = -1, step, rc = -1;
+
+	for (step = 0; step < 6; step++) {
+		if (fake_os_step_crashes()) {
+			set_cause(cause, "fake crash at step %u (%s) of writing "
+			    "%s", fake_os_state.steps, names[step], path);
+			goto out;
+		}
+		switch (step) {
+		case 0:
+			fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+			    0600);
+			if (fd < 0)
+				goto fail;
+			break;
+		case 1:
+			if (write_all(fd, data, half) != 0)
+				goto fail;
+			break;
+		case 2:
+			if (write_all(fd, (const char *)data + half,
+			    len - half) != 0)
+				goto fail;
+			break;
+		case 3:
+			if (fsync(fd) != 0 || close(fd) != 0)
+				goto fail;
+			fd = -1;
+			break;
+		case 4:
+			if (rename(tmp, path) != 0)
+				goto fail;
+			break;
+		case 5:
+			dir = xstrdup(path);
+			if (fsync_dir(dirname(dir)) != 0)
+				goto fail;
+			break;
+		}
+	}
+	rc = 0;
+	goto out;
+fail:
+	set_cause(cause, "fake write of %s: %s", path, strerror(errno));
+	unlink(tmp);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(tmp);
+	free(dir);
+	return rc;
+}
+
 static int
 fake_os_write_file(const char *path, const void *data, size_t len,
     char **cause)
 {
 	struct fake_os_state *s = &fake_os_state;
+	int rc;
 
 	pthread_mutex_lock(&fake_os_lock);
 	s->writes++;
+	if (s->crash_steps) {
+		if (s->crashed) {
+			set_cause(cause, "fake write of %s after the crash",
+			    path);
+			rc = -1;
+		} else
+			rc = fake_os_write_steps(path, data, len, cause);
+		pthread_mutex_unlock(&fake_os_lock);
+		return rc;
+	}
 	if (s->fail_write > 0) {
 		s->fail_write--;
 		pthread_mutex_unlock(&fake_os_lock);

@@ -6,7 +6,13 @@
  * registry and say which mounts "survived". Calls are counted and a bind or
  * unbind failure can be injected. write_file really writes (atomically,
  * durably), and can be made to fail, or to wait until the test lets it go:
- * a "slow fsync" that the test controls.
+ * a "slow fsync" that the test controls. With crash_steps set, it writes
+ * step by step instead — create the temporary, write its first half, the
+ * rest, fsync, rename, fsync the directory — counting the steps of every
+ * call, and the crash_at'th step is where the process "dies": that step is
+ * not done (a write done by half), the call fails, and from then on every
+ * write_file fails without touching the disk, leaving it as a kill -9 at
+ * that point would.
  */
 #ifndef PRIVATEER_FAKE_OS_H
 #define PRIVATEER_FAKE_OS_H
@@ -32,6 +38,11 @@ struct fake_os_state {
 
 	unsigned writes;		/* write_file calls */
 	int fail_write;			/* fail the next N writes */
+
+	int crash_steps;		/* write step by step, counting */
+	unsigned crash_at;		/* the step that "crashes" (0: none) */
+	unsigned steps;			/* steps taken (or reached) so far */
+	int crashed;			/* crash_at was reached */
 };
 
 extern struct fake_os_state fake_os_state;

@@ -1747,6 +1747,217 @@ test_linux_mounted(void **state)
 	free(dst);
 }
 
+/* ---- a crash at any step of any metadata write ---- */
+
+enum crash_op { CR_CREATE, CR_MOUNT, CR_RECORD, CR_UNMOUNT, CR_REMOVE };
+
+struct crash_step {
+	enum crash_op op;
+	const char *name;
+	const char *opts;	/* CR_CREATE */
+};
+
+/* Volumes created, used, backed up and removed: every kind of write. */
+static const struct crash_step crash_workload[] = {
+	{ CR_CREATE, "alpha", "{\"backup\":\"s1\"}" },
+	{ CR_CREATE, "beta", NULL },
+	{ CR_MOUNT, "alpha", NULL },
+	{ CR_RECORD, "alpha", NULL },
+	{ CR_UNMOUNT, "alpha", NULL },
+	{ CR_CREATE, "gamma", "{\"backup\":\"s1,s2\",\"on-unmount\":\"false\"}" },
+	{ CR_REMOVE, "beta", NULL },
+	{ CR_MOUNT, "gamma", NULL },
+	{ CR_UNMOUNT, "gamma", NULL },
+	{ CR_RECORD, "gamma", NULL },
+};
+#define CRASH_NSTEPS (sizeof crash_workload / sizeof crash_workload[0])
+
+/*
+ * Runs the workload until the fake crashes; *crashed_in is the step the
+ * crash came in (CRASH_NSTEPS: none). done[i]: step i succeeded.
+ */
+static void
+crash_run(struct fixture *f, int *done, size_t *crashed_in)
+{
+	const struct crash_step *c;
+	struct vol_backup_note n;
+	char *cause, *mp, *keep;
+	size_t i;
+	int rc;
+
+	*crashed_in = CRASH_NSTEPS;
+	for (i = 0; i < CRASH_NSTEPS; i++) {
+		c = &crash_workload[i];
+		cause = mp = NULL;
+		switch (c->op) {
+		case CR_CREATE:
+			rc = create(f, c->name, c->opts, &cause);
+			break;
+		case CR_MOUNT:
+			rc = vol_mount(f->reg, c->name, "c1", &mp, &cause);
+			break;
+		case CR_UNMOUNT:
+			rc = vol_unmount(f->reg, c->name, "c1", &cause);
+			break;
+		case CR_RECORD:
+			memset(&n, 0, sizeof n);
+			n.server = "s1";
+			n.started_ms = now_ms();
+			n.finished = time(NULL);
+			n.result = "ok";
+			rc = vol_backup_record(f->reg, c->name, &n, &cause);
+			break;
+		default:
+			rc = vol_remove(f->reg, c->name, &cause);
+			break;
+		}
+		free(cause);
+		free(mp);
+		done[i] = rc == 0 && !fake_os_state.crashed;
+		if (done[i] && c->op == CR_CREATE) {
+			/* the volume's data, which must survive whatever */
+			keep = vpath(f, c->name, "data/keep");
+			write_text(keep, c->name);
+			free(keep);
+		}
+		if (fake_os_state.crashed) {
+			*crashed_in = i;
+			return;
+		}
+	}
+}
+
+/* Whether the workload's first n steps leave name existing. */
+static int
+crash_exists_after(const char *name, const int *done, size_t n)
+{
+	int exists = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(crash_workload[i].name, name) != 0 || !done[i])
+			continue;
+		if (crash_workload[i].op == CR_CREATE)
+			exists = 1;
+		else if (crash_workload[i].op == CR_REMOVE)
+			exists = 0;
+	}
+	return exists;
+}
+
+/* name as it must be if it exists: its options, its data, nothing else. */
+static void
+crash_check_volume(struct fixture *f, const char *name, size_t at)
+{
+	const char *opts = NULL;
+	struct dirent *de;
+	json_t *v, *want, *got;
+	char *cause = NULL, *dir, *keep, buf[64];
+	size_t i;
+	ssize_t len;
+	DIR *d;
+	int fd;
+
+	for (i = 0; i < CRASH_NSTEPS; i++) {
+		if (crash_workload[i].op == CR_CREATE &&
+		    strcmp(crash_workload[i].name, name) == 0)
+			opts = crash_workload[i].opts;
+	}
+	v = vol_get(f->reg, name, &cause);
+	if (v == NULL)
+		fail_msg("crash at step %zu: volume %s lost: %s", at, name,
+		    cause);
+	json_decref(v);
+	want = opts != NULL ? load(opts) : json_object();
+	got = vol_options(f->reg, name);
+	if (got == NULL || !json_equal(want, got))
+		fail_msg("crash at step %zu: volume %s has other options", at,
+		    name);
+	json_decref(want);
+	json_decref(got);
+	/* Its data: the file written once it was created, if it was. */
+	keep = vpath(f, name, "data/keep");
+	fd = open(keep, O_RDONLY);
+	if (fd >= 0) {
+		len = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		buf[len > 0 ? len : 0] = '\0';
+		if (strcmp(buf, name) != 0)
+			fail_msg("crash at step %zu: %s's data altered", at,
+			    name);
+	}
+	free(keep);
+	/* Nothing half-written left beside its metadata. */
+	dir = vpath(f, name, NULL);
+	d = opendir(dir);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0 ||
+		    strcmp(de->d_name, "meta.json") == 0 ||
+		    strcmp(de->d_name, "data") == 0)
+			continue;
+		fail_msg("crash at step %zu: %s/%s left behind", at, dir,
+		    de->d_name);
+	}
+	closedir(d);
+	free(dir);
+}
+
+/*
+ * A crash at every step of every metadata write (fsync, rename, a write
+ * done by half...), one run each: the registry reopens with every volume
+ * that was there intact (options, data), the volume being changed either
+ * as it was or as it became, and nothing half-made left behind.
+ */
+static void
+test_crash_at_every_write_step(void **state)
+{
+	static const char *const names[] = { "alpha", "beta", "gamma" };
+	struct fixture *f = *state;
+	int done[CRASH_NSTEPS];
+	size_t crashed_in, k, total;
+	unsigned at;
+	int before, after;
+
+	/* A run without a crash counts the steps. */
+	fake_os_state.crash_steps = 1;
+	crash_run(f, done, &crashed_in);
+	assert_int_equal(crashed_in, CRASH_NSTEPS);
+	total = fake_os_state.steps;
+	assert_true(total >= 6 * 8);
+	for (at = 1; at <= total; at++) {
+		vol_close(f->reg);
+		(void)remove_tree(f->state, NULL);
+		fake_os_reset();
+		f->reg = open_registry(f);
+		fake_os_state.crash_steps = 1;
+		fake_os_state.crash_at = at;
+		crash_run(f, done, &crashed_in);
+		assert_true(fake_os_state.crashed);
+		assert_true(crashed_in < CRASH_NSTEPS);
+		/* The restart: the disk as the crash left it. */
+		fake_os_state.crash_steps = 0;
+		fake_os_state.crashed = 0;
+		reopen(f);
+		assert_int_equal(count_entries(f->tmp), 0);
+		for (k = 0; k < sizeof names / sizeof names[0]; k++) {
+			before = crash_exists_after(names[k], done,
+			    crashed_in);
+			after = crash_exists_after(names[k], done,
+			    crashed_in + 1);
+			if (before || after || vol_exists(f->reg, names[k]))
+				crash_check_volume(f, names[k], at);
+			if (!before && !after &&
+			    crash_workload[crashed_in].op != CR_CREATE)
+				assert_false(vol_exists(f->reg, names[k]));
+			if (before && (after ||
+			    crash_workload[crashed_in].op != CR_REMOVE))
+				assert_true(vol_exists(f->reg, names[k]));
+		}
+	}
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -1789,6 +2000,7 @@ main(void)
 		T(test_changed_since_backup),
 		T(test_lookup_scales),
 		T(test_linux_mounted),
+		T(test_crash_at_every_write_step),
 	};
 	const char *level = getenv("PRIVATEER_LOG_LEVEL");
 
