@@ -441,8 +441,11 @@ ops_restore(struct fleet *f, struct vol_registry *reg,
 	json_object_set_new(out, "Source", json_string(source));
 	json_object_set_new(out, "Snapshot", json_string(snapshot));
 	json_object_set_new(out, "Volume", json_string(target));
+	log_info("restore into volume %s done: %llu bytes received in %.2f s "
+	    "(%.2f s of it the final sync)", target,
+	    (unsigned long long)res.bytes_received, res.seconds,
+	    res.sync_seconds);
 	repl_result_free(&res);
-	log_info("restore into volume %s done", target);
 	goto out;
 undo:
 	/* A volume made for this restore does not outlive its failure. */

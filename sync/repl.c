@@ -742,7 +742,8 @@ repl_restore(const struct repl_self *self, const struct repl_server *srv,
 		rc = -1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	res->seconds += ts_seconds(&t0, &t1);
+	res->sync_seconds = ts_seconds(&t0, &t1);
+	res->seconds += res->sync_seconds;
 	close(dfd);
 	repl_argv_free(&a);
 	return rc;

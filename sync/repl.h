@@ -36,6 +36,7 @@ struct repl_result {
 	uint64_t bytes_received;
 	uint64_t files;			/* regular files transferred */
 	double seconds;
+	double sync_seconds;		/* restore: of seconds, the final sync */
 	char *error;			/* rsync's/transport's stderr; or NULL */
 };
 
