@@ -5,7 +5,9 @@
  * JSON file written atomically on every change, before the notification
  * is queued: a restart finds the episode and does not tell it twice.
  * Each queued notification holds its own copy of the target and the
- * message, so a reload in between changes nothing already queued.
+ * message, so a reload in between changes nothing already queued. Secrets
+ * in a target ("$NAME", "secret:NAME#FIELD") stay references until the
+ * sender thread reads them for one attempt, into a copy it wipes.
  */
 #include "notify.h"
 
@@ -16,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keys.h"
+#include "keystore.h"
 #include "log.h"
 #include "util.h"
 
@@ -35,6 +39,13 @@ struct notify_item {
 	struct notify_item *next;
 };
 
+/* The key store secrets are read from, shared by the sender while in use. */
+struct notify_store {
+	struct keystore *ks;	/* NULL when it could not be opened */
+	char *error;		/* why, then */
+	int refs;		/* under notify.lock */
+};
+
 struct notify {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -49,6 +60,7 @@ struct notify {
 	const struct notify_backend **target_backends;	/* picked once */
 	size_t ntargets;
 	char *host;
+	struct notify_store *store;	/* NULL: no target names a secret */
 	struct notify_item *queue;
 	size_t queued;
 	unsigned long long failed, sent;
@@ -89,6 +101,8 @@ notify_target_free(struct config_notify *t)
 	size_t i;
 
 	free(t->type);
+	if (t->url != NULL)	/* it may hold a token */
+		explicit_bzero(t->url, strlen(t->url));
 	free(t->url);
 	free(t->format);
 	free(t->from);
@@ -100,6 +114,17 @@ notify_target_free(struct config_notify *t)
 		free(t->to[i]);
 	free(t->to);
 	memset(t, 0, sizeof *t);
+}
+
+/* Drops a reference to st; locked. */
+static void
+notify_store_release_locked(struct notify_store *st)
+{
+	if (st == NULL || --st->refs > 0)
+		return;
+	keystore_close(st->ks);
+	free(st->error);
+	free(st);
 }
 
 static void
@@ -384,9 +409,47 @@ notify_take_locked(struct notify *n, long long now, long long *wait)
 	return NULL;
 }
 
-static void
-notify_send_one(struct notify *n, struct notify_item *it)
+/*
+ * it's target with its url and password read (notify_resolve) into
+ * *resolved, which the caller frees with notify_target_free; 0, or -1
+ * with *cause.
+ */
+static int
+notify_target_resolve(const struct notify_item *it,
+    const struct notify_store *st, struct config_notify *resolved,
+    char **cause)
 {
+	struct keystore *ks = st != NULL ? st->ks : NULL;
+	const char *ks_error = st != NULL ? st->error : "not opened";
+	char *url = NULL, *password = NULL;
+
+	if (notify_resolve("url", it->target.url, ks, ks_error, &url,
+	    cause) != 0)
+		return -1;
+	if (notify_resolve("password", it->target.password, ks, ks_error,
+	    &password, cause) != 0) {
+		if (url != NULL)
+			explicit_bzero(url, strlen(url));
+		free(url);
+		return -1;
+	}
+	notify_target_copy(resolved, &it->target);
+	if (resolved->url != NULL)
+		explicit_bzero(resolved->url, strlen(resolved->url));
+	free(resolved->url);
+	resolved->url = url;
+	if (resolved->password != NULL)
+		explicit_bzero(resolved->password, strlen(resolved->password));
+	free(resolved->password);
+	resolved->password = password;
+	return 0;
+}
+
+static void
+notify_send_one(struct notify *n, struct notify_item *it,
+    struct notify_store *st)
+{
+	struct config_notify resolved;
 	struct notify_msg m;
 	char *cause = NULL;
 	int rc;
@@ -404,10 +467,14 @@ notify_send_one(struct notify *n, struct notify_item *it)
 		cause = xstrdup("no such target type");
 		rc = -1;
 		it->attempts = NOTIFY_ATTEMPTS;
-	} else
-		rc = it->backend->send(&it->target, &m, &cause);
+	} else if ((rc = notify_target_resolve(it, st, &resolved,
+	    &cause)) == 0) {
+		rc = it->backend->send(&resolved, &m, &cause);
+		notify_target_free(&resolved);
+	}
 	it->attempts++;
 	pthread_mutex_lock(&n->lock);
+	notify_store_release_locked(st);
 	if (rc == 0) {
 		n->sent++;
 		log_info("notification %s sent to notify[%d] (%s)",
@@ -441,6 +508,7 @@ static void *
 notify_main(void *arg)
 {
 	struct notify *n = arg;
+	struct notify_store *st;
 	struct notify_item *it;
 	struct timespec ts;
 	long long wait;
@@ -459,8 +527,11 @@ notify_main(void *arg)
 			continue;
 		}
 		n->busy = 1;
+		st = n->store;
+		if (st != NULL)
+			st->refs++;
 		pthread_mutex_unlock(&n->lock);
-		notify_send_one(n, it);
+		notify_send_one(n, it, st);
 		pthread_mutex_lock(&n->lock);
 		n->busy = 0;
 		pthread_cond_broadcast(&n->cond);
@@ -526,6 +597,7 @@ notify_stop(struct notify *n)
 		notify_target_free(&n->targets[i]);
 	free(n->targets);
 	free(n->target_backends);
+	notify_store_release_locked(n->store);
 	free(n->host);
 	free(n->state_file);
 	json_decref(n->episodes);
@@ -534,15 +606,45 @@ notify_stop(struct notify *n)
 	free(n);
 }
 
+/* Whether a target of cfg names a secret of the key store. */
+static int
+notify_wants_store(const struct config *cfg)
+{
+	size_t i;
+
+	for (i = 0; cfg != NULL && i < cfg->nnotify; i++) {
+		if (config_secret_ref(cfg->notify[i].url, "url", NULL,
+		    NULL) != 0 || config_secret_ref(cfg->notify[i].password,
+		    "password", NULL, NULL) != 0)
+			return 1;
+	}
+	return 0;
+}
+
 void
 notify_configure(struct notify *n, const struct config *cfg,
     const char *host)
 {
+	struct notify_store *st = NULL;
+	char *why = NULL;
 	size_t i;
 
 	if (n == NULL)
 		return;
+	if (notify_wants_store(cfg)) {
+		/* No request is made yet: Vault is asked at each send. */
+		st = xcalloc(1, sizeof *st);
+		st->refs = 1;
+		st->ks = keys_open(cfg, 0, &why);
+		if (st->ks == NULL) {
+			st->error = why != NULL ? why : xstrdup("unknown error");
+			log_warn("notifications: the key store for secret: "
+			    "references cannot be opened: %s", st->error);
+		}
+	}
 	pthread_mutex_lock(&n->lock);
+	notify_store_release_locked(n->store);
+	n->store = st;
 	for (i = 0; i < n->ntargets; i++)
 		notify_target_free(&n->targets[i]);
 	free(n->targets);
@@ -622,17 +724,45 @@ notify_time(time_t t, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-char *
-notify_secret(const char *value)
+int
+notify_resolve(const char *key, const char *value, struct keystore *ks,
+    const char *ks_error, char **out, char **cause)
 {
+	char *name, *field, *why = NULL;
 	const char *v;
+	int r;
 
+	*out = NULL;
 	if (value == NULL)
-		return NULL;
-	if (value[0] != '$')
-		return xstrdup(value);
-	v = getenv(value + 1);
-	return v != NULL && *v != '\0' ? xstrdup(v) : NULL;
+		return 0;
+	if (value[0] == '$') {
+		v = getenv(value + 1);
+		if (v == NULL || *v == '\0') {
+			set_cause(cause, "%s: %s is not set", key, value);
+			return -1;
+		}
+		*out = xstrdup(v);
+		return 0;
+	}
+	r = config_secret_ref(value, key, &name, &field);
+	if (r == 0) {
+		*out = xstrdup(value);
+		return 0;
+	}
+	if (r < 0) {
+		set_cause(cause, "%s: not a valid key store reference", key);
+		return -1;
+	}
+	if (ks == NULL)
+		set_cause(cause, "%s: %s: key store unavailable: %s", key,
+		    value, ks_error != NULL ? ks_error : "not opened");
+	else if (keystore_field(ks, name, field, out, &why) != 0) {
+		set_cause(cause, "%s: %s: %s", key, value, why);
+		free(why);
+	}
+	free(name);
+	free(field);
+	return *out != NULL ? 0 : -1;
 }
 
 static const char *

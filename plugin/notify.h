@@ -36,7 +36,9 @@ struct notify_backend {
 	const char *type;	/* config_notify.type */
 	/*
 	 * Sends m to t once, with timeouts; 0, or -1 with *cause (caller
-	 * frees), which never holds the target's URL or password.
+	 * frees), which never holds the target's URL or password. t's url
+	 * and password are the values, already read from the environment
+	 * or the key store (notify_resolve).
 	 */
 	int (*send)(const struct config_notify *t, const struct notify_msg *m,
 	    char **cause);
@@ -57,7 +59,13 @@ struct notify *notify_start(const char *state_file,
     const struct notify_backend *const *backends, int retry_ms);
 /* Stops the thread; what is still queued is dropped (and logged). */
 void notify_stop(struct notify *);
-/* Takes cfg's targets (copied) and this machine's name; cfg may be NULL. */
+/*
+ * Takes cfg's targets (copied) and this machine's name; cfg may be NULL.
+ * When a target names a secret of the key store, cfg's store is opened
+ * (keys_open) and kept until the next call: secrets are read from it at
+ * each send, so a rotated secret needs no reload, and a store that cannot
+ * be reached fails that send only.
+ */
 void notify_configure(struct notify *, const struct config *cfg,
     const char *host);
 
@@ -97,16 +105,22 @@ char *notify_summary(const struct notify_msg *);
 char *notify_email_message(const struct notify_msg *, const char *from,
     char *const *to, size_t nto);
 /*
- * One HTTP request to url (a literal or "$NAME"): a POST of the JSON body,
- * or a GET when body is NULL; a 2xx answer is success (notify_webhook.c).
+ * One HTTP request to url: a POST of the JSON body, or a GET when body is
+ * NULL; a 2xx answer is success (notify_webhook.c).
  */
 int notify_http(const char *url, const char *body, char **cause);
 /* RFC 3339 UTC of t into buf (at least 21 bytes). */
 void notify_time(time_t t, char *buf, size_t len);
+struct keystore;
 /*
- * A target's field as written or, for "$NAME", the environment's NAME
- * (caller frees, wipe secrets); NULL if unset.
+ * The value of a target's field key ("url", "password") written as value:
+ * a literal; "$NAME", the environment's NAME; or "secret:NAME#FIELD",
+ * field FIELD (key when not given) of secret NAME in ks (NULL: the store
+ * could not be opened, for ks_error). *out is the value (caller wipes and
+ * frees) or NULL for a NULL value; 0, or -1 with *cause, which names the
+ * field and the reference but never holds a value.
  */
-char *notify_secret(const char *value);
+int notify_resolve(const char *key, const char *value, struct keystore *ks,
+    const char *ks_error, char **out, char **cause);
 
 #endif

@@ -2,8 +2,8 @@
  * notify_email: a plain-text mail through libcurl's SMTP client: smtps://
  * is TLS from the start; smtp:// upgrades with STARTTLS when the server
  * offers it, and insists on it when a password would otherwise cross in
- * the clear. The password ("$NAME" read from the environment) is wiped
- * after use and never appears in a message or a log line.
+ * the clear. The password (read by notify.c from the environment or the
+ * key store) never appears in a message or a log line.
  */
 #include "notify.h"
 
@@ -105,26 +105,13 @@ notify_email_send(const struct config_notify *t, const struct notify_msg *m,
 {
 	struct curl_slist *rcpt = NULL;
 	struct notify_upload up;
-	char errbuf[CURL_ERROR_SIZE] = "", *url, *password = NULL, *from;
-	char *msg;
+	char errbuf[CURL_ERROR_SIZE] = "", *from, *msg;
+	const char *url = t->url, *password = t->password;
 	CURLcode rc;
 	CURL *curl;
 	size_t i;
 	int ret = -1;
 
-	url = notify_secret(t->url);
-	if (url == NULL) {
-		set_cause(cause, "url: %s is not set", t->url);
-		return -1;
-	}
-	if (t->password != NULL) {
-		password = notify_secret(t->password);
-		if (password == NULL) {
-			set_cause(cause, "password: %s is not set",
-			    t->password);
-			goto out;
-		}
-	}
 	msg = notify_email_message(m, t->from, t->to, t->nto);
 	up.data = msg;
 	up.len = strlen(msg);
@@ -164,13 +151,6 @@ notify_email_send(const struct config_notify *t, const struct notify_msg *m,
 	curl_slist_free_all(rcpt);
 	free(from);
 	free(msg);
-out:
-	if (password != NULL) {
-		explicit_bzero(password, strlen(password));
-		free(password);
-	}
-	explicit_bzero(url, strlen(url));
-	free(url);
 	return ret;
 }
 

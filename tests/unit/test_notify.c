@@ -223,18 +223,35 @@ test_slack_and_email(void **state)
 static void
 test_secret(void **state)
 {
-	char *s;
+	char *s, *cause = NULL;
 
 	(void)state;
 	setenv("TEST_NOTIFY_SECRET", "hunter2", 1);
-	s = notify_secret("$TEST_NOTIFY_SECRET");
+	assert_int_equal(notify_resolve("password", "$TEST_NOTIFY_SECRET",
+	    NULL, NULL, &s, NULL), 0);
 	assert_string_equal(s, "hunter2");
 	free(s);
-	s = notify_secret("literal");
+	assert_int_equal(notify_resolve("url", "literal", NULL, NULL, &s,
+	    NULL), 0);
 	assert_string_equal(s, "literal");
 	free(s);
+	assert_int_equal(notify_resolve("password", NULL, NULL, NULL, &s,
+	    NULL), 0);
+	assert_null(s);
 	unsetenv("TEST_NOTIFY_SECRET");
-	assert_null(notify_secret("$TEST_NOTIFY_SECRET"));
+	assert_int_equal(notify_resolve("password", "$TEST_NOTIFY_SECRET",
+	    NULL, NULL, &s, &cause), -1);
+	assert_null(s);
+	assert_string_equal(cause, "password: $TEST_NOTIFY_SECRET is not set");
+	free(cause);
+	cause = NULL;
+	/* A reference without a store: the reason, not a crash. */
+	assert_int_equal(notify_resolve("url", "secret:hook#url", NULL,
+	    "no Vault token", &s, &cause), -1);
+	assert_null(s);
+	assert_string_equal(cause, "url: secret:hook#url: key store "
+	    "unavailable: no Vault token");
+	free(cause);
 }
 
 /* ---- the state machine ---- */
