@@ -26,6 +26,8 @@
 #define NOTIFY_ATTEMPTS 3
 #define NOTIFY_QUEUE_MAX 1000
 #define NOTIFY_STATE_MAX (1024 * 1024)
+/* A stale episode ended by a backup: "recovered@<its last_success>". */
+#define NOTIFY_RECOVERED "recovered@"
 
 struct notify_item {
 	struct config_notify target;
@@ -161,16 +163,21 @@ notify_wants(const struct config_notify *t, unsigned event)
 	return (t->events & event) != 0;
 }
 
-/* Queues m for every target that wants it; the number queued. Locked. */
+/*
+ * Queues m for every target that wants it, and the events also (0: no
+ * more); the number queued. Locked.
+ */
 static unsigned
-notify_queue_locked(struct notify *n, const struct notify_msg *m)
+notify_queue_to_locked(struct notify *n, const struct notify_msg *m,
+    unsigned also)
 {
 	struct notify_item *it, **tail;
 	unsigned queued = 0;
 	size_t i;
 
 	for (i = 0; i < n->ntargets; i++) {
-		if (!notify_wants(&n->targets[i], m->event))
+		if (!notify_wants(&n->targets[i], m->event) ||
+		    (n->targets[i].events & also) != also)
 			continue;
 		if (n->queued >= NOTIFY_QUEUE_MAX) {
 			n->failed++;
@@ -199,6 +206,12 @@ notify_queue_locked(struct notify *n, const struct notify_msg *m)
 	if (queued > 0)
 		pthread_cond_broadcast(&n->cond);
 	return queued;
+}
+
+static unsigned
+notify_queue_locked(struct notify *n, const struct notify_msg *m)
+{
+	return notify_queue_to_locked(n, m, 0);
 }
 
 static void
@@ -239,14 +252,25 @@ notify_episode_locked(struct notify *n, const char *key, const char *state)
 	return 1;
 }
 
+/* Whether key's episode is in state; locked. */
+static int
+notify_state_is(struct notify *n, const char *key, const char *state)
+{
+	const char *cur = json_string_value(json_object_get(n->episodes,
+	    key));
+
+	return cur != NULL && strcmp(cur, state) == 0;
+}
+
 unsigned
 notify_job(struct notify *n, const char *kind, const char *volume,
     const char *server, const char *client, int ok, const char *error,
     time_t last_success)
 {
 	struct notify_msg m;
-	char *key, *text, *why;
+	char *key, *skey = NULL, *text, *why, mark[48];
 	unsigned queued = 0;
+	int was_stale = 0;
 
 	if (n == NULL)
 		return 0;
@@ -259,11 +283,26 @@ notify_job(struct notify *n, const char *kind, const char *volume,
 	m.time = now_realtime();
 	pthread_mutex_lock(&n->lock);
 	m.client = client != NULL ? client : n->host;
+	if (ok && strcmp(kind, "backup") == 0) {
+		/*
+		 * A stale pair that succeeds recovers here, with its failure
+		 * if any, in one notification. The watcher may still report
+		 * what it saw before this success: the episode keeps the
+		 * success's time to tell such a view from a new episode.
+		 */
+		skey = xasprintf("stale/%s/%s/%s", m.client != NULL ?
+		    m.client : "", volume, server);
+		snprintf(mark, sizeof mark, "%s%lld", NOTIFY_RECOVERED,
+		    (long long)last_success);
+		was_stale = notify_state_is(n, skey, "stale") &&
+		    notify_episode_locked(n, skey, mark);
+	}
 	if (ok) {
-		if (notify_episode_locked(n, key, NULL)) {
-			text = xasprintf("%s of %s %s %s succeeded again",
+		if (notify_episode_locked(n, key, NULL) || was_stale) {
+			text = xasprintf("%s of %s %s %s succeeded again%s",
 			    kind, volume, strcmp(kind, "backup") == 0 ?
-			    "to" : "from", server);
+			    "to" : "from", server, was_stale ?
+			    ": no longer stale" : "");
 			m.event = CONFIG_EV_RECOVERY;
 			m.message = text;
 			queued += notify_queue_locked(n, &m);
@@ -285,6 +324,7 @@ notify_job(struct notify *n, const char *kind, const char *volume,
 	}
 	pthread_mutex_unlock(&n->lock);
 	free(why);
+	free(skey);
 	free(key);
 	return queued;
 }
@@ -326,7 +366,9 @@ notify_stale(struct notify *n, const char *volume, const char *server,
 {
 	struct notify_msg m;
 	char *key, *text, age[32], when[32];
+	const char *cur;
 	unsigned queued = 0;
+	long long since;
 
 	if (n == NULL)
 		return 0;
@@ -334,26 +376,49 @@ notify_stale(struct notify *n, const char *volume, const char *server,
 	if (client == NULL)
 		client = n->host != NULL ? n->host : "";
 	key = xasprintf("stale/%s/%s/%s", client, volume, server);
-	if (notify_episode_locked(n, key, stale ? "stale" : NULL) && stale) {
-		memset(&m, 0, sizeof m);
+	cur = json_string_value(json_object_get(n->episodes, key));
+	if (cur != NULL && strncmp(cur, NOTIFY_RECOVERED,
+	    strlen(NOTIFY_RECOVERED)) == 0) {
+		/*
+		 * notify_job told the end already. Stale again counts only
+		 * when seen with that success (a view from before it is
+		 * stale news); fresh ends the episode quietly.
+		 */
+		since = strtoll(cur + strlen(NOTIFY_RECOVERED), NULL, 10);
+		if (!stale || (long long)last_success < since) {
+			if (!stale)
+				(void)notify_episode_locked(n, key, NULL);
+			goto out;
+		}
+	}
+	if (!notify_episode_locked(n, key, stale ? "stale" : NULL))
+		goto out;
+	memset(&m, 0, sizeof m);
+	if (last_success > 0)
+		notify_time(last_success, when, sizeof when);
+	else
+		snprintf(when, sizeof when, "never");
+	if (stale) {
 		notify_age_text(max_age, age, sizeof age);
-		if (last_success > 0)
-			notify_time(last_success, when, sizeof when);
-		else
-			snprintf(when, sizeof when, "never");
 		text = xasprintf("backup of %s's %s to %s is stale: no "
 		    "successful backup for more than %s (last success: %s)",
 		    client, volume, server, age, when);
 		m.event = CONFIG_EV_STALE;
-		m.volume = volume;
-		m.server = server;
-		m.client = client;
-		m.message = text;
-		m.last_success = last_success;
-		m.time = now_realtime();
-		queued = notify_queue_locked(n, &m);
-		free(text);
+	} else {
+		/* The end of the episode, told to those told of its start. */
+		text = xasprintf("backup of %s's %s to %s is no longer stale "
+		    "(last success: %s)", client, volume, server, when);
+		m.event = CONFIG_EV_RECOVERY;
 	}
+	m.volume = volume;
+	m.server = server;
+	m.client = client;
+	m.message = text;
+	m.last_success = last_success;
+	m.time = now_realtime();
+	queued = notify_queue_to_locked(n, &m, stale ? 0 : CONFIG_EV_STALE);
+	free(text);
+out:
 	pthread_mutex_unlock(&n->lock);
 	free(key);
 	return queued;

@@ -81,7 +81,10 @@ unsigned notify_job(struct notify *, const char *kind, const char *volume,
 /* A job starts (a ping target's URL/start). */
 void notify_job_start(struct notify *, const char *volume,
     const char *server);
-/* Whether client's volume on server is stale now: told once an episode. */
+/*
+ * Whether client's volume on server is stale now: told once an episode,
+ * and its end (a recovery) to the targets that want stale and recovery.
+ */
 unsigned notify_stale(struct notify *, const char *volume,
     const char *server, const char *client, int stale, long long max_age,
     time_t last_success);

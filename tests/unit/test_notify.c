@@ -6,7 +6,9 @@
  * records what it is asked to send: a failure is told once however many
  * retries fail, a success after it is one recovery, success is opt-in,
  * a restart (a new notify on the same state file) does not tell an
- * episode again, staleness and damage once per episode; a target that
+ * episode again, staleness and damage once per episode, the end of a
+ * stale episode a recovery (once, with a failure's, and not undone by the
+ * watcher's older view, across a restart too); a target that
  * keeps failing is retried a few times and then counted; a ping gets
  * start only when it wants success. Also the "notify" section of
  * privateer.json, durations and max_age.
@@ -331,6 +333,72 @@ test_restart_does_not_repeat(void **state)
 	assert_int_equal(nsent, 4);
 }
 
+/*
+ * The end of a stale episode is a recovery, told to the targets that were
+ * told it was stale. On a client, a backup that succeeds ends both its
+ * failure and its staleness in one recovery; the watcher's view from
+ * before that success (older last_success) is not a new episode, across a
+ * restart too; staleness seen after it is.
+ */
+static void
+test_stale_recovery(void **state)
+{
+	struct notify *n;
+	const char *targets = "[{\"type\": \"webhook\", \"url\": "
+	    "\"http://all/\"}, {\"type\": \"webhook\", \"url\": "
+	    "\"http://fr/\", \"events\": [\"failure\", \"recovery\"]}]";
+
+	(void)state;
+	n = start(targets);
+	/* A server watching carol. */
+	assert_int_equal(notify_stale(n, "data", "alice", "carol", 1, 60, 5),
+	    1);
+	assert_int_equal(notify_stale(n, "data", "alice", "carol", 1, 60, 5),
+	    0);
+	assert_int_equal(notify_stale(n, "data", "alice", "carol", 0, 60,
+	    100), 1);
+	assert_int_equal(notify_stale(n, "data", "alice", "carol", 0, 60,
+	    100), 0);
+	assert_int_equal(notify_flush(n, 5000), 0);
+	assert_int_equal(nsent, 2);
+	assert_sent(0, "http://all/ stale data alice carol");
+	assert_sent(1, "http://all/ recovery data alice carol");
+
+	/* bob, failing and stale, then a backup succeeds at 200. */
+	assert_int_equal(notify_job(n, "backup", "data", "alice", NULL, 0,
+	    "down", 5), 2);
+	assert_int_equal(notify_stale(n, "data", "alice", NULL, 1, 60, 5), 1);
+	assert_int_equal(notify_job(n, "backup", "data", "alice", NULL, 1,
+	    NULL, 200), 2);
+	assert_int_equal(notify_stale(n, "data", "alice", NULL, 1, 60, 5), 0);
+	assert_int_equal(notify_flush(n, 5000), 0);
+	notify_stop(n);
+	assert_int_equal(nsent, 7);
+	assert_sent(5, "http://all/ recovery data alice bob");
+	assert_sent(6, "http://fr/ recovery data alice bob");
+
+	n = start(targets);
+	assert_int_equal(notify_stale(n, "data", "alice", NULL, 1, 60, 5), 0);
+	assert_int_equal(notify_stale(n, "data", "alice", NULL, 0, 60, 200),
+	    0);
+	/* Stale again after that success: a new episode. */
+	assert_int_equal(notify_stale(n, "data", "alice", NULL, 1, 60, 200),
+	    1);
+	/* Only stale, then a success: one recovery. */
+	assert_int_equal(notify_job(n, "backup", "data", "alice", NULL, 1,
+	    NULL, 300), 2);
+	assert_int_equal(notify_job(n, "backup", "data", "alice", NULL, 1,
+	    NULL, 400), 0);
+	assert_int_equal(notify_stale(n, "data", "alice", NULL, 0, 60, 400),
+	    0);
+	assert_int_equal(notify_flush(n, 5000), 0);
+	notify_stop(n);
+	assert_int_equal(nsent, 10);
+	assert_sent(7, "http://all/ stale data alice bob");
+	assert_sent(8, "http://all/ recovery data alice bob");
+	assert_sent(9, "http://fr/ recovery data alice bob");
+}
+
 static void
 test_events_filter(void **state)
 {
@@ -518,6 +586,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_does_not_repeat,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_recovery, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_events_filter, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_failing_target_counted,
