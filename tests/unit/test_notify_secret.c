@@ -10,7 +10,10 @@
  * its reference, not its value. Against the project's Vault double (KV v1,
  * and v2 found through the mount information): the value read from Vault;
  * Vault stopped -> the job's call returns at once, the send fails and is
- * counted, the log names the reference and holds no secret.
+ * counted, the log names the reference and holds no secret. And a
+ * password written in an smtp:// URL insists on STARTTLS as the password
+ * field does: against a plain SMTP server that offers AUTH but not
+ * STARTTLS, the mail is not sent and no AUTH crosses in the clear.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,7 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -645,6 +650,171 @@ test_store_unavailable(void **state)
 	notify_stop(n);
 }
 
+/* ---- a password in an smtp:// URL ---- */
+
+struct smtp_fake {
+	int listener;
+	int port;
+	char seen[4096];	/* the commands received, one per line */
+	pthread_t thread;
+};
+
+static int
+smtp_line(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+	char c;
+
+	while (n + 1 < len && recv(fd, &c, 1, 0) == 1) {
+		if (c == '\n') {
+			buf[n] = '\0';
+			if (n > 0 && buf[n - 1] == '\r')
+				buf[n - 1] = '\0';
+			return 0;
+		}
+		buf[n++] = c;
+	}
+	return -1;
+}
+
+static void
+smtp_say(int fd, const char *s)
+{
+	(void)send(fd, s, strlen(s), MSG_NOSIGNAL);
+}
+
+/* One session of a plain SMTP server that offers AUTH and no STARTTLS. */
+static void *
+smtp_fake_main(void *arg)
+{
+	struct smtp_fake *sf = arg;
+	struct timeval tv = { 5, 0 };
+	char line[1024];
+	int fd, data = 0;
+
+	fd = accept(sf->listener, NULL, NULL);
+	if (fd < 0)
+		return NULL;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	smtp_say(fd, "220 fake ESMTP\r\n");
+	while (smtp_line(fd, line, sizeof line) == 0) {
+		if (data) {
+			if (strcmp(line, ".") == 0) {
+				data = 0;
+				smtp_say(fd, "250 queued\r\n");
+			}
+			continue;
+		}
+		if (strlen(sf->seen) + strlen(line) + 2 < sizeof sf->seen) {
+			strcat(sf->seen, line);
+			strcat(sf->seen, "\n");
+		}
+		if (strncmp(line, "EHLO", 4) == 0)
+			smtp_say(fd, "250-fake\r\n250 AUTH PLAIN LOGIN\r\n");
+		else if (strncmp(line, "AUTH", 4) == 0)
+			smtp_say(fd, "235 accepted\r\n");
+		else if (strncmp(line, "DATA", 4) == 0) {
+			data = 1;
+			smtp_say(fd, "354 go on\r\n");
+		} else if (strncmp(line, "QUIT", 4) == 0) {
+			smtp_say(fd, "221 bye\r\n");
+			break;
+		} else
+			smtp_say(fd, "250 ok\r\n");
+	}
+	close(fd);
+	return NULL;
+}
+
+static void
+smtp_fake_start(struct smtp_fake *sf)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof a;
+
+	memset(sf, 0, sizeof *sf);
+	sf->listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(sf->listener >= 0);
+	memset(&a, 0, sizeof a);
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(sf->listener, (struct sockaddr *)&a, sizeof a),
+	    0);
+	assert_int_equal(listen(sf->listener, 4), 0);
+	assert_int_equal(getsockname(sf->listener, (struct sockaddr *)&a,
+	    &len), 0);
+	sf->port = ntohs(a.sin_port);
+	assert_int_equal(pthread_create(&sf->thread, NULL, smtp_fake_main,
+	    sf), 0);
+}
+
+static void
+smtp_fake_stop(struct smtp_fake *sf)
+{
+	shutdown(sf->listener, SHUT_RDWR);
+	pthread_join(sf->thread, NULL);
+	close(sf->listener);
+}
+
+static int
+email_to_fake(struct smtp_fake *sf, const char *userinfo,
+    const char *password, char **cause)
+{
+	struct notify_msg m = { CONFIG_EV_FAILURE, "bob", "data", "alice",
+		"bob", "backup of data to alice failed", 0, 1767229200 };
+	char *to[] = { "ops@example.com" };
+	struct config_notify t;
+	int rc;
+
+	memset(&t, 0, sizeof t);
+	t.type = "email";
+	t.url = xasprintf("smtp://%s127.0.0.1:%d", userinfo, sf->port);
+	t.from = "privateer@example.com";
+	t.to = to;
+	t.nto = 1;
+	t.password = (char *)password;
+	if (password != NULL)
+		t.user = "privateer";
+	rc = notify_email.send(&t, &m, cause);
+	free(t.url);
+	return rc;
+}
+
+static void
+test_email_password_needs_tls(void **state)
+{
+	struct smtp_fake sf;
+	char *cause = NULL;
+
+	(void)state;
+	/* No password: STARTTLS if offered, else plain. */
+	smtp_fake_start(&sf);
+	assert_int_equal(email_to_fake(&sf, "", NULL, NULL), 0);
+	smtp_fake_stop(&sf);
+	assert_non_null(strstr(sf.seen, "RCPT TO:<ops@example.com>"));
+	assert_null(strstr(sf.seen, "AUTH"));
+
+	/* The password field: refused without STARTTLS. */
+	smtp_fake_start(&sf);
+	assert_int_equal(email_to_fake(&sf, "", SMTP_PASSWORD, &cause), -1);
+	smtp_fake_stop(&sf);
+	assert_null(strstr(sf.seen, "AUTH"));
+	assert_null(strstr(sf.seen, "MAIL FROM"));
+	assert_null(strstr(cause, SMTP_PASSWORD));
+	free(cause);
+	cause = NULL;
+
+	/* A password in the URL, the same. */
+	smtp_fake_start(&sf);
+	assert_int_equal(email_to_fake(&sf, "privateer:" SMTP_PASSWORD "@",
+	    NULL, &cause), -1);
+	smtp_fake_stop(&sf);
+	assert_null(strstr(sf.seen, "AUTH"));
+	assert_null(strstr(sf.seen, "MAIL FROM"));
+	assert_null(strstr(cause, SMTP_PASSWORD));
+	free(cause);
+}
+
 int
 main(void)
 {
@@ -659,6 +829,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_store_unavailable, setup,
 		    teardown),
+		cmocka_unit_test(test_email_password_needs_tls),
 	};
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
