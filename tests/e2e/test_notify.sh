@@ -7,7 +7,8 @@
 # -> one recovery. Targets down -> backups unaffected, the failed sends
 # counted in /metrics. A short max-age passing with no backup -> stale in
 # inspect, status, metrics and a notification on bob; with bob's daemon
-# stopped, alice notices bob's volume going stale itself. The json webhook's
+# stopped, alice notices bob's volume going stale itself. A backup ends a
+# stale episode with one recovery, and staleness after it is told again. The json webhook's
 # URL, with a token in it, and the ping's come from the key store
 # ("secret:NAME#FIELD"): the receiver sees the token, no log holds it.
 . "$(dirname "$0")/lib.sh"
@@ -194,9 +195,14 @@ assert_eq "$(metric "$(bsock)" 'privateer_backup_stale{volume="quick",server="al
 assert_eq "$(metric "$(bsock)" 'privateer_backup_stale{volume="data",server="alice"}')" 0 "data is not stale"
 sleep 5
 assert_eq "$(count "e['path'] == '$hookpath' and b.get('event') == 'stale' and b.get('volume') == 'quick'")" 1 "one stale notification per episode"
-e2e_log "a backup ends the episode"
+e2e_log "a backup ends the episode: one recovery; stale again later is a new episode, told"
+quick_hook() { count "e['path'] == '$hookpath' and b.get('event') == '$1' and b.get('volume') == 'quick' and b.get('host') == 'bob'"; }
 B backup quick >/dev/null
 wait_for 10 "quick no longer stale" '[ "$(metric "$(bsock)" "privateer_backup_stale{volume=\"quick\",server=\"alice\"}")" = 0 ]'
+wait_for 10 "quick's recovery" '[ $(quick_hook recovery) -ge 1 ]'
+assert_eq "$(count "e['path'] == '$hookpath' and b.get('event') == 'recovery' and b.get('volume') == 'quick' and 'no longer stale' in b.get('message', '')")" 1 "the recovery says the staleness ended"
+wait_for 30 "quick stale again, told again" '[ $(quick_hook stale) -ge 2 ]'
+assert_eq "$(quick_hook recovery) $(quick_hook stale)" "1 2" "quick's recoveries and stale notifications"
 
 e2e_log "bob's daemon stopped: alice notices bob's volume going stale"
 B backup data >/dev/null
