@@ -252,16 +252,6 @@ notify_episode_locked(struct notify *n, const char *key, const char *state)
 	return 1;
 }
 
-/* Whether key's episode is in state; locked. */
-static int
-notify_state_is(struct notify *n, const char *key, const char *state)
-{
-	const char *cur = json_string_value(json_object_get(n->episodes,
-	    key));
-
-	return cur != NULL && strcmp(cur, state) == 0;
-}
-
 unsigned
 notify_job(struct notify *n, const char *kind, const char *volume,
     const char *server, const char *client, int ok, const char *error,
@@ -269,8 +259,9 @@ notify_job(struct notify *n, const char *kind, const char *volume,
 {
 	struct notify_msg m;
 	char *key, *skey = NULL, *text, *why, mark[48];
+	const char *cur;
 	unsigned queued = 0;
-	int was_stale = 0;
+	int was_stale = 0, ended;
 
 	if (n == NULL)
 		return 0;
@@ -294,18 +285,24 @@ notify_job(struct notify *n, const char *kind, const char *volume,
 		    m.client : "", volume, server);
 		snprintf(mark, sizeof mark, "%s%lld", NOTIFY_RECOVERED,
 		    (long long)last_success);
-		was_stale = notify_state_is(n, skey, "stale") &&
-		    notify_episode_locked(n, skey, mark);
+		cur = json_string_value(json_object_get(n->episodes, skey));
+		was_stale = cur != NULL && strcmp(cur, "stale") == 0;
+		if (was_stale || (cur != NULL && strncmp(cur,
+		    NOTIFY_RECOVERED, strlen(NOTIFY_RECOVERED)) == 0))
+			(void)notify_episode_locked(n, skey, mark);
 	}
 	if (ok) {
-		if (notify_episode_locked(n, key, NULL) || was_stale) {
+		ended = notify_episode_locked(n, key, NULL);
+		if (ended || was_stale) {
 			text = xasprintf("%s of %s %s %s succeeded again%s",
 			    kind, volume, strcmp(kind, "backup") == 0 ?
 			    "to" : "from", server, was_stale ?
 			    ": no longer stale" : "");
 			m.event = CONFIG_EV_RECOVERY;
 			m.message = text;
-			queued += notify_queue_locked(n, &m);
+			/* Only staleness ended: told to those told of it. */
+			queued += notify_queue_to_locked(n, &m, ended ? 0 :
+			    CONFIG_EV_STALE);
 			free(text);
 		}
 		text = xasprintf("%s of %s %s %s succeeded", kind, volume,

@@ -384,19 +384,24 @@ test_stale_recovery(void **state)
 	/* Stale again after that success: a new episode. */
 	assert_int_equal(notify_stale(n, "data", "alice", NULL, 1, 60, 200),
 	    1);
-	/* Only stale, then a success: one recovery. */
+	/*
+	 * Only stale, then a success: one recovery, to the target that was
+	 * told it was stale. The success after it moves the mark: the
+	 * watcher's view from between the two is not a new episode.
+	 */
 	assert_int_equal(notify_job(n, "backup", "data", "alice", NULL, 1,
-	    NULL, 300), 2);
+	    NULL, 300), 1);
 	assert_int_equal(notify_job(n, "backup", "data", "alice", NULL, 1,
 	    NULL, 400), 0);
+	assert_int_equal(notify_stale(n, "data", "alice", NULL, 1, 60, 300),
+	    0);
 	assert_int_equal(notify_stale(n, "data", "alice", NULL, 0, 60, 400),
 	    0);
 	assert_int_equal(notify_flush(n, 5000), 0);
 	notify_stop(n);
-	assert_int_equal(nsent, 10);
+	assert_int_equal(nsent, 9);
 	assert_sent(7, "http://all/ stale data alice bob");
 	assert_sent(8, "http://all/ recovery data alice bob");
-	assert_sent(9, "http://fr/ recovery data alice bob");
 }
 
 static void
