@@ -128,6 +128,9 @@ assert_eq "$(count "e['kind'] == 'smtp'")" "0" "mails after a success"
 e2e_log "alice stopped: exactly one failure notification per target, naming the cause"
 dk alice plugin disable -f privateer >/dev/null
 t0=$(date +%s)
+# The episode opens with a backup by hand, whose notification must say
+# when data last succeeded too; then the triggered one retries.
+B backup data >/dev/null 2>&1 && e2e_fail "a backup to a stopped alice succeeded"
 run_bb bob --rm -v data:/data -- sh -c 'echo two > /data/f'
 wait_for 60 "the failure webhook" '[ $(hook failure) -ge 1 ]'
 wait_for 60 "the failure on every target" '[ $(slack failure) -ge 1 ] && [ $(mail failure) -ge 1 ] && [ $(ping /fail) -ge 1 ]'
