@@ -78,46 +78,6 @@ notify_dup(const char *s)
 	return s != NULL ? xstrdup(s) : NULL;
 }
 
-static void
-notify_target_copy(struct config_notify *dst, const struct config_notify *src)
-{
-	size_t i;
-
-	memset(dst, 0, sizeof *dst);
-	dst->type = notify_dup(src->type);
-	dst->url = notify_dup(src->url);
-	dst->format = notify_dup(src->format);
-	dst->from = notify_dup(src->from);
-	dst->user = notify_dup(src->user);
-	dst->password = notify_dup(src->password);
-	dst->events = src->events;
-	if (src->nto > 0)
-		dst->to = xcalloc(src->nto, sizeof *dst->to);
-	for (i = 0; i < src->nto; i++)
-		dst->to[dst->nto++] = xstrdup(src->to[i]);
-}
-
-static void
-notify_target_free(struct config_notify *t)
-{
-	size_t i;
-
-	free(t->type);
-	if (t->url != NULL)	/* it may hold a token */
-		explicit_bzero(t->url, strlen(t->url));
-	free(t->url);
-	free(t->format);
-	free(t->from);
-	free(t->user);
-	if (t->password != NULL)
-		explicit_bzero(t->password, strlen(t->password));
-	free(t->password);
-	for (i = 0; i < t->nto; i++)
-		free(t->to[i]);
-	free(t->to);
-	memset(t, 0, sizeof *t);
-}
-
 /* Drops a reference to st; locked. */
 static void
 notify_store_release_locked(struct notify_store *st)
@@ -471,42 +431,6 @@ notify_take_locked(struct notify *n, long long now, long long *wait)
 	return NULL;
 }
 
-/*
- * it's target with its url and password read (notify_resolve) into
- * *resolved, which the caller frees with notify_target_free; 0, or -1
- * with *cause.
- */
-static int
-notify_target_resolve(const struct notify_item *it,
-    const struct notify_store *st, struct config_notify *resolved,
-    char **cause)
-{
-	struct keystore *ks = st != NULL ? st->ks : NULL;
-	const char *ks_error = st != NULL ? st->error : "not opened";
-	char *url = NULL, *password = NULL;
-
-	if (notify_resolve("url", it->target.url, ks, ks_error, &url,
-	    cause) != 0)
-		return -1;
-	if (notify_resolve("password", it->target.password, ks, ks_error,
-	    &password, cause) != 0) {
-		if (url != NULL)
-			explicit_bzero(url, strlen(url));
-		free(url);
-		return -1;
-	}
-	notify_target_copy(resolved, &it->target);
-	if (resolved->url != NULL)
-		explicit_bzero(resolved->url, strlen(resolved->url));
-	free(resolved->url);
-	resolved->url = url;
-	if (resolved->password != NULL)
-		explicit_bzero(resolved->password, strlen(resolved->password));
-	free(resolved->password);
-	resolved->password = password;
-	return 0;
-}
-
 static void
 notify_send_one(struct notify *n, struct notify_item *it,
     struct notify_store *st)
@@ -529,7 +453,8 @@ notify_send_one(struct notify *n, struct notify_item *it,
 		cause = xstrdup("no such target type");
 		rc = -1;
 		it->attempts = NOTIFY_ATTEMPTS;
-	} else if ((rc = notify_target_resolve(it, st, &resolved,
+	} else if ((rc = notify_target_values(&it->target, st != NULL ?
+	    st->ks : NULL, st != NULL ? st->error : "not opened", &resolved,
 	    &cause)) == 0) {
 		rc = it->backend->send(&resolved, &m, &cause);
 		notify_target_free(&resolved);
@@ -668,21 +593,6 @@ notify_stop(struct notify *n)
 	free(n);
 }
 
-/* Whether a target of cfg names a secret of the key store. */
-static int
-notify_wants_store(const struct config *cfg)
-{
-	size_t i;
-
-	for (i = 0; cfg != NULL && i < cfg->nnotify; i++) {
-		if (config_secret_ref(cfg->notify[i].url, "url", NULL,
-		    NULL) != 0 || config_secret_ref(cfg->notify[i].password,
-		    "password", NULL, NULL) != 0)
-			return 1;
-	}
-	return 0;
-}
-
 void
 notify_configure(struct notify *n, const struct config *cfg,
     const char *host)
@@ -693,7 +603,7 @@ notify_configure(struct notify *n, const struct config *cfg,
 
 	if (n == NULL)
 		return;
-	if (notify_wants_store(cfg)) {
+	if (notify_target_names_secret(cfg)) {
 		/* No request is made yet: Vault is asked at each send. */
 		st = xcalloc(1, sizeof *st);
 		st->refs = 1;
@@ -773,130 +683,4 @@ notify_flush(struct notify *n, int timeout_ms)
 	rc = n->queue != NULL || n->busy ? -1 : 0;
 	pthread_mutex_unlock(&n->lock);
 	return rc;
-}
-
-/* ---- what is said ---- */
-
-void
-notify_time(time_t t, char *buf, size_t len)
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-int
-notify_resolve(const char *key, const char *value, struct keystore *ks,
-    const char *ks_error, char **out, char **cause)
-{
-	char *name, *field, *why = NULL;
-	const char *v;
-	int r;
-
-	*out = NULL;
-	if (value == NULL)
-		return 0;
-	if (value[0] == '$') {
-		v = getenv(value + 1);
-		if (v == NULL || *v == '\0') {
-			set_cause(cause, "%s: %s is not set", key, value);
-			return -1;
-		}
-		*out = xstrdup(v);
-		return 0;
-	}
-	r = config_secret_ref(value, key, &name, &field);
-	if (r == 0) {
-		*out = xstrdup(value);
-		return 0;
-	}
-	if (r < 0) {
-		set_cause(cause, "%s: not a valid key store reference", key);
-		return -1;
-	}
-	if (ks == NULL)
-		set_cause(cause, "%s: %s: key store unavailable: %s", key,
-		    value, ks_error != NULL ? ks_error : "not opened");
-	else if (keystore_field(ks, name, field, out, &why) != 0) {
-		set_cause(cause, "%s: %s: %s", key, value, why);
-		free(why);
-	}
-	free(name);
-	free(field);
-	return *out != NULL ? 0 : -1;
-}
-
-static const char *
-notify_event_text(unsigned event)
-{
-	return event == NOTIFY_START ? "start" : config_event_name(event);
-}
-
-char *
-notify_json_body(const struct notify_msg *m)
-{
-	json_t *o = json_object();
-	char when[32], *s, *clean;
-
-	json_object_set_new(o, "event",
-	    json_string(notify_event_text(m->event)));
-	if (m->host != NULL)
-		json_object_set_new(o, "host", json_string(m->host));
-	if (m->volume != NULL)
-		json_object_set_new(o, "volume", json_string(m->volume));
-	if (m->server != NULL)
-		json_object_set_new(o, "server", json_string(m->server));
-	if (m->client != NULL)
-		json_object_set_new(o, "client", json_string(m->client));
-	if (m->message != NULL) {
-		clean = utf8_clean(m->message);
-		json_object_set_new(o, "message", json_string(clean));
-		free(clean);
-	}
-	if (m->last_success > 0) {
-		notify_time(m->last_success, when, sizeof when);
-		json_object_set_new(o, "last_success", json_string(when));
-	}
-	notify_time(m->time, when, sizeof when);
-	json_object_set_new(o, "time", json_string(when));
-	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(o);
-	if (s == NULL)
-		fatal("out of memory");
-	return s;
-}
-
-char *
-notify_summary(const struct notify_msg *m)
-{
-	char *s, *clean;
-
-	clean = utf8_clean(m->message != NULL ? m->message : "");
-	s = xasprintf("privateer %s on %s: %s", notify_event_text(m->event),
-	    m->host != NULL ? m->host : "?", clean);
-	free(clean);
-	return s;
-}
-
-char *
-notify_slack_body(const struct notify_msg *m)
-{
-	char when[32], *line, *text, *s;
-	json_t *o;
-
-	line = notify_summary(m);
-	if (m->last_success > 0) {
-		notify_time(m->last_success, when, sizeof when);
-		text = xasprintf("%s (last success %s)", line, when);
-	} else
-		text = xstrdup(line);
-	o = json_pack("{s:s}", "text", text);
-	s = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	free(text);
-	free(line);
-	if (s == NULL)
-		fatal("out of memory");
-	return s;
 }

@@ -115,6 +115,18 @@ int notify_http(const char *url, const char *body, char **cause);
 /* RFC 3339 UTC of t into buf (at least 21 bytes). */
 void notify_time(time_t t, char *buf, size_t len);
 struct keystore;
+/* Deep copy of src into dst (notify_target_free frees and wipes it). */
+void notify_target_copy(struct config_notify *dst,
+    const struct config_notify *src);
+void notify_target_free(struct config_notify *);
+/*
+ * t with its url and password read (notify_resolve) into *resolved, which
+ * the caller frees with notify_target_free; 0, or -1 with *cause.
+ */
+int notify_target_values(const struct config_notify *t, struct keystore *ks,
+    const char *ks_error, struct config_notify *resolved, char **cause);
+/* Whether a target of cfg names a secret of the key store. */
+int notify_target_names_secret(const struct config *cfg);
 /*
  * The value of a target's field key ("url", "password") written as value:
  * a literal; "$NAME", the environment's NAME; or "secret:NAME#FIELD",
