@@ -5,7 +5,11 @@
  * JSON file written atomically on every change, before the notification
  * is queued: a restart finds the episode and does not tell it twice.
  * Each queued notification holds its own copy of the target and the
- * message, so a reload in between changes nothing already queued. Secrets
+ * message, so a reload in between changes nothing already queued. What an
+ * episode's change owes (failure, recovery, stale, verify) is kept in the
+ * same file until it is sent or has failed for good, so a restart in
+ * between sends it then instead of never: at least once, and at most
+ * once but for a crash between a send and the write after it. Secrets
  * in a target ("$NAME", "secret:NAME#FIELD") stay references until the
  * sender thread reads them for one attempt, into a copy it wipes.
  */
@@ -14,6 +18,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +33,10 @@
 #define NOTIFY_STATE_MAX (1024 * 1024)
 /* A stale episode ended by a backup: "recovered@<its last_success>". */
 #define NOTIFY_RECOVERED "recovered@"
+/* Notifications owed across a restart: which, and how many at most. */
+#define NOTIFY_KEPT (CONFIG_EV_FAILURE | CONFIG_EV_RECOVERY | \
+			 CONFIG_EV_STALE | CONFIG_EV_VERIFY)
+#define NOTIFY_UNSENT_MAX 64
 
 struct notify_item {
 	struct config_notify target;
@@ -38,6 +47,7 @@ struct notify_item {
 	time_t last_success, time;
 	int attempts;
 	long long not_before;	/* ms */
+	unsigned long long seq;	/* its record in notify.unsent; 0: none */
 	struct notify_item *next;
 };
 
@@ -56,6 +66,9 @@ struct notify {
 	int busy;		/* the thread is sending */
 	char *state_file;
 	json_t *episodes;	/* key -> "failing", "stale", "damaged" */
+	json_t *unsent;		/* seq -> a notification owed (a record) */
+	unsigned long long seq;	/* the last record's */
+	int restored;		/* the records of the last run are queued */
 	const struct notify_backend *const *backends;
 	int retry_ms;
 	struct config_notify *targets;
@@ -123,17 +136,111 @@ notify_wants(const struct config_notify *t, unsigned event)
 	return (t->events & event) != 0;
 }
 
+/* Which target t is, for a record: FNV-1a of its type and url as written. */
+static char *
+notify_target_id(const struct config_notify *t)
+{
+	const char *parts[] = { t->type, "\n", t->url };
+	uint64_t h = 14695981039346656037ULL;
+	const char *p;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		for (p = parts[i] != NULL ? parts[i] : ""; *p != '\0'; p++) {
+			h ^= (unsigned char)*p;
+			h *= 1099511628211ULL;
+		}
+	}
+	return xasprintf("%016llx", (unsigned long long)h);
+}
+
+/* A new item for notify[i] at the end of the queue. Locked. */
+static struct notify_item *
+notify_item_add_locked(struct notify *n, size_t i, const struct notify_msg *m)
+{
+	struct notify_item *it, **tail;
+
+	it = xcalloc(1, sizeof *it);
+	notify_target_copy(&it->target, &n->targets[i]);
+	it->index = (int)i;
+	it->backend = n->target_backends[i];
+	it->event = m->event;
+	it->host = notify_dup(m->host != NULL ? m->host : n->host);
+	it->volume = notify_dup(m->volume);
+	it->server = notify_dup(m->server);
+	it->client = notify_dup(m->client);
+	it->message = notify_dup(m->message);
+	it->last_success = m->last_success;
+	it->time = m->time != 0 ? m->time : now_realtime();
+	for (tail = &n->queue; *tail != NULL; tail = &(*tail)->next)
+		;
+	*tail = it;
+	n->queued++;
+	return it;
+}
+
+/* Keeps it in notify.unsent (the caller saves); 0 when full. Locked. */
+static int
+notify_keep_locked(struct notify *n, struct notify_item *it)
+{
+	char key[32], *id;
+	json_t *r;
+
+	if (json_object_size(n->unsent) >= NOTIFY_UNSENT_MAX) {
+		log_warn("notifications: %d owed already; this %s is not kept "
+		    "across a restart", NOTIFY_UNSENT_MAX,
+		    config_event_name(it->event));
+		return 0;
+	}
+	it->seq = ++n->seq;
+	id = notify_target_id(&it->target);
+	r = json_pack("{s:s, s:s, s:I, s:I}", "target", id, "event",
+	    config_event_name(it->event), "last_success",
+	    (json_int_t)it->last_success, "time", (json_int_t)it->time);
+	if (it->host != NULL)
+		json_object_set_new(r, "host", json_string(it->host));
+	if (it->volume != NULL)
+		json_object_set_new(r, "volume", json_string(it->volume));
+	if (it->server != NULL)
+		json_object_set_new(r, "server", json_string(it->server));
+	if (it->client != NULL)
+		json_object_set_new(r, "client", json_string(it->client));
+	if (it->message != NULL)
+		json_object_set_new(r, "message", json_string(it->message));
+	snprintf(key, sizeof key, "%llu", it->seq);
+	json_object_set_new(n->unsent, key, r);
+	free(id);
+	return 1;
+}
+
+static void notify_save_locked(struct notify *);
+
+/* it is sent, or failed for good: no longer owed. Locked. */
+static void
+notify_done_locked(struct notify *n, const struct notify_item *it)
+{
+	char key[32];
+
+	if (it->seq == 0)
+		return;
+	snprintf(key, sizeof key, "%llu", it->seq);
+	json_object_del(n->unsent, key);
+	notify_save_locked(n);
+}
+
 /*
  * Queues m for every target that wants it, and the events also (0: no
- * more); the number queued. Locked.
+ * more); the number queued. What an episode's change owes is kept until
+ * sent. Locked.
  */
 static unsigned
 notify_queue_to_locked(struct notify *n, const struct notify_msg *m,
     unsigned also)
 {
-	struct notify_item *it, **tail;
+	struct notify_item *it;
 	unsigned queued = 0;
 	size_t i;
+	int kept = 0;
 
 	for (i = 0; i < n->ntargets; i++) {
 		if (!notify_wants(&n->targets[i], m->event) ||
@@ -145,27 +252,74 @@ notify_queue_to_locked(struct notify *n, const struct notify_msg *m,
 			    "dropped", config_event_name(m->event), i);
 			continue;
 		}
-		it = xcalloc(1, sizeof *it);
-		notify_target_copy(&it->target, &n->targets[i]);
-		it->index = (int)i;
-		it->backend = n->target_backends[i];
-		it->event = m->event;
-		it->host = notify_dup(n->host);
-		it->volume = notify_dup(m->volume);
-		it->server = notify_dup(m->server);
-		it->client = notify_dup(m->client);
-		it->message = notify_dup(m->message);
-		it->last_success = m->last_success;
-		it->time = m->time != 0 ? m->time : now_realtime();
-		for (tail = &n->queue; *tail != NULL; tail = &(*tail)->next)
-			;
-		*tail = it;
-		n->queued++;
+		it = notify_item_add_locked(n, i, m);
+		if ((m->event & NOTIFY_KEPT) != 0)
+			kept += notify_keep_locked(n, it);
 		queued++;
 	}
+	if (kept > 0)
+		notify_save_locked(n);
 	if (queued > 0)
 		pthread_cond_broadcast(&n->cond);
 	return queued;
+}
+
+/*
+ * The notifications the last run owed, queued again for the targets they
+ * were for (by type and url as written) if these still want them; the
+ * others are dropped. Locked.
+ */
+static void
+notify_restore_locked(struct notify *n)
+{
+	struct notify_msg m;
+	struct notify_item *it;
+	const char *key, *want;
+	json_t *r;
+	void *tmp;
+	size_t i, again = 0, dropped = 0;
+	char *id;
+	int match;
+
+	json_object_foreach_safe(n->unsent, tmp, key, r) {
+		memset(&m, 0, sizeof m);
+		m.event = config_event_bit(json_string_value(json_object_get(r,
+		    "event")));
+		m.host = json_string_value(json_object_get(r, "host"));
+		m.volume = json_string_value(json_object_get(r, "volume"));
+		m.server = json_string_value(json_object_get(r, "server"));
+		m.client = json_string_value(json_object_get(r, "client"));
+		m.message = json_string_value(json_object_get(r, "message"));
+		m.last_success = (time_t)json_integer_value(json_object_get(r,
+		    "last_success"));
+		m.time = (time_t)json_integer_value(json_object_get(r, "time"));
+		want = json_string_value(json_object_get(r, "target"));
+		for (i = 0; i < n->ntargets; i++) {
+			id = notify_target_id(&n->targets[i]);
+			match = want != NULL && strcmp(id, want) == 0 &&
+			    (m.event & NOTIFY_KEPT) != 0 &&
+			    notify_wants(&n->targets[i], m.event);
+			free(id);
+			if (match)
+				break;
+		}
+		if (i == n->ntargets || n->queued >= NOTIFY_QUEUE_MAX) {
+			json_object_del(n->unsent, key);
+			dropped++;
+			continue;
+		}
+		it = notify_item_add_locked(n, i, &m);
+		it->seq = strtoull(key, NULL, 10);
+		again++;
+	}
+	if (again > 0 || dropped > 0) {
+		log_info("notifications: %zu owed by the last run queued "
+		    "again, %zu for targets no longer configured dropped",
+		    again, dropped);
+		pthread_cond_broadcast(&n->cond);
+	}
+	if (dropped > 0)
+		notify_save_locked(n);
 }
 
 static unsigned
@@ -178,8 +332,15 @@ static void
 notify_save_locked(struct notify *n)
 {
 	char *text, *cause = NULL;
+	json_t *doc;
 
-	text = json_dumps(n->episodes, JSON_COMPACT | JSON_SORT_KEYS);
+	doc = json_copy(n->episodes);
+	if (doc == NULL)
+		fatal("out of memory");
+	if (json_object_size(n->unsent) > 0)
+		json_object_set(doc, "unsent", n->unsent);
+	text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(doc);
 	if (text == NULL)
 		return;
 	if (n->state_file != NULL && write_file_atomic(n->state_file, text,
@@ -467,6 +628,13 @@ notify_send_one(struct notify *n, struct notify_item *it,
 		log_info("notification %s sent to notify[%d] (%s)",
 		    it->event == NOTIFY_START ? "start" :
 		    config_event_name(it->event), it->index, it->target.type);
+		notify_done_locked(n, it);
+		notify_item_free(it);
+	} else if (it->attempts < NOTIFY_ATTEMPTS && n->stopping &&
+	    it->seq != 0) {
+		log_warn("notification %s to notify[%d] (%s), attempt %d: %s; "
+		    "kept for the next start", config_event_name(it->event),
+		    it->index, it->target.type, it->attempts, cause);
 		notify_item_free(it);
 	} else if (it->attempts < NOTIFY_ATTEMPTS && !n->stopping) {
 		log_warn("notification %s to notify[%d] (%s), attempt %d: %s",
@@ -484,6 +652,7 @@ notify_send_one(struct notify *n, struct notify_item *it,
 		    it->event == NOTIFY_START ? "start" :
 		    config_event_name(it->event), it->index, it->target.type,
 		    cause);
+		notify_done_locked(n, it);
 		notify_item_free(it);
 	}
 	pthread_cond_broadcast(&n->cond);
@@ -532,9 +701,12 @@ notify_start(const char *state_file,
     const struct notify_backend *const *backends, int retry_ms)
 {
 	struct notify *n = xcalloc(1, sizeof *n);
+	unsigned long long seq;
 	json_error_t jerr;
+	const char *key;
 	char *text;
 	size_t len;
+	json_t *r;
 
 	pthread_mutex_init(&n->lock, NULL);
 	pthread_cond_init(&n->cond, NULL);
@@ -556,6 +728,17 @@ notify_start(const char *state_file,
 	}
 	if (n->episodes == NULL)
 		n->episodes = json_object();
+	n->unsent = json_object_get(n->episodes, "unsent");
+	if (json_is_object(n->unsent))
+		json_incref(n->unsent);
+	else
+		n->unsent = json_object();
+	json_object_del(n->episodes, "unsent");
+	json_object_foreach(n->unsent, key, r) {
+		seq = strtoull(key, NULL, 10);
+		if (seq > n->seq)
+			n->seq = seq;
+	}
 	if (pthread_create(&n->thread, NULL, notify_main, n) != 0)
 		fatal("cannot start the notification thread");
 	return n;
@@ -565,7 +748,7 @@ void
 notify_stop(struct notify *n)
 {
 	struct notify_item *it, *next;
-	size_t i;
+	size_t i, kept = 0;
 
 	if (n == NULL)
 		return;
@@ -574,12 +757,14 @@ notify_stop(struct notify *n)
 	pthread_cond_broadcast(&n->cond);
 	pthread_mutex_unlock(&n->lock);
 	pthread_join(n->thread, NULL);
-	if (n->queued > 0)
-		log_warn("notifications: %zu not sent at shutdown", n->queued);
 	for (it = n->queue; it != NULL; it = next) {
 		next = it->next;
+		kept += it->seq != 0;
 		notify_item_free(it);
 	}
+	if (n->queued > 0)
+		log_warn("notifications: %zu not sent at shutdown, %zu of them "
+		    "kept for the next start", n->queued, kept);
 	for (i = 0; i < n->ntargets; i++)
 		notify_target_free(&n->targets[i]);
 	free(n->targets);
@@ -588,6 +773,7 @@ notify_stop(struct notify *n)
 	free(n->host);
 	free(n->state_file);
 	json_decref(n->episodes);
+	json_decref(n->unsent);
 	pthread_cond_destroy(&n->cond);
 	pthread_mutex_destroy(&n->lock);
 	free(n);
@@ -637,6 +823,10 @@ notify_configure(struct notify *n, const struct config *cfg,
 	}
 	free(n->host);
 	n->host = notify_dup(host);
+	if (cfg != NULL && !n->restored) {
+		n->restored = 1;
+		notify_restore_locked(n);
+	}
 	pthread_mutex_unlock(&n->lock);
 }
 

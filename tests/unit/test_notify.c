@@ -8,7 +8,8 @@
  * a restart (a new notify on the same state file) does not tell an
  * episode again, staleness and damage once per episode, the end of a
  * stale episode a recovery (once, with a failure's, and not undone by the
- * watcher's older view, across a restart too); a target that
+ * watcher's older view, across a restart too); what is owed when the
+ * plugin stops is sent after its restart, once; a target that
  * keeps failing is retried a few times and then counted; a ping gets
  * start only when it wants success. Also the "notify" section of
  * privateer.json, durations and max_age.
@@ -88,17 +89,23 @@ cfg_of(const char *text)
 static char state_file[64];
 
 static struct notify *
-start(const char *targets)
+start_retry(const char *targets, int retry_ms)
 {
 	char *text = xasprintf("{" FLEET ", \"notify\": %s}", targets);
 	struct config *cfg = cfg_of(text);
 	struct notify *n;
 
-	n = notify_start(state_file, fakes, 10);
+	n = notify_start(state_file, fakes, retry_ms);
 	notify_configure(n, cfg, "bob");
 	config_free(cfg);
 	free(text);
 	return n;
+}
+
+static struct notify *
+start(const char *targets)
+{
+	return start_retry(targets, 10);
 }
 
 static int
@@ -123,6 +130,23 @@ teardown(void **state)
 	(void)state;
 	unlink(state_file);
 	return 0;
+}
+
+/* Waits (5 s at most) until the fakes were asked to send count times. */
+static void
+wait_sent(int count)
+{
+	int i, now;
+
+	for (i = 0; i < 500; i++) {
+		pthread_mutex_lock(&sent_lock);
+		now = nsent;
+		pthread_mutex_unlock(&sent_lock);
+		if (now >= count)
+			return;
+		usleep(10000);
+	}
+	fail_msg("%d sends asked for, %d expected", now, count);
 }
 
 static void
@@ -404,6 +428,65 @@ test_stale_recovery(void **state)
 	assert_sent(8, "http://all/ recovery data alice bob");
 }
 
+/*
+ * A notification not sent yet when the plugin stops (its target was down,
+ * the next attempt far off) is sent after the restart, once; one for a
+ * target that is gone by then is dropped. Success is not kept.
+ */
+static void
+test_restart_sends_what_is_owed(void **state)
+{
+	const char *targets = "[{\"type\": \"webhook\", \"url\": "
+	    "\"http://w/\", \"events\": [\"failure\", \"recovery\", "
+	    "\"success\"]}]";
+	struct notify *n;
+
+	(void)state;
+	fail_sends = 1;
+	n = start_retry(targets, 60000);
+	assert_int_equal(notify_job(n, "backup", "data", "alice", NULL, 0,
+	    "down", 5), 1);
+	assert_int_equal(notify_job(n, "backup", "db", "alice", NULL, 1,
+	    NULL, 5), 1);
+	/* First attempts made (and failed); the next ones a minute away. */
+	wait_sent(2);
+	notify_stop(n);
+	assert_int_equal(nsent, 2);
+
+	fail_sends = 0;
+	n = start(targets);
+	assert_int_equal(notify_flush(n, 5000), 0);
+	assert_int_equal(nsent, 3);
+	assert_sent(2, "http://w/ failure data alice bob");
+	/* Still one episode: its retries tell nothing. */
+	assert_int_equal(notify_job(n, "backup", "data", "alice", NULL, 0,
+	    "down", 5), 0);
+	assert_int_equal(notify_sent_total(n), 1);
+	notify_stop(n);
+
+	/* Sent: not again after the next restart. */
+	n = start(targets);
+	assert_int_equal(notify_flush(n, 5000), 0);
+	notify_stop(n);
+	assert_int_equal(nsent, 3);
+
+	/* Owed to a target that is gone: dropped, for good. */
+	fail_sends = 1;
+	n = start_retry(targets, 60000);
+	assert_int_equal(notify_job(n, "backup", "data", "alice", NULL, 1,
+	    NULL, 9), 2);
+	wait_sent(5);
+	notify_stop(n);
+	fail_sends = 0;
+	n = start("[{\"type\": \"webhook\", \"url\": \"http://other/\"}]");
+	assert_int_equal(notify_flush(n, 5000), 0);
+	notify_stop(n);
+	n = start(targets);
+	assert_int_equal(notify_flush(n, 5000), 0);
+	notify_stop(n);
+	assert_int_equal(nsent, 5);
+}
+
 static void
 test_events_filter(void **state)
 {
@@ -593,6 +676,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_recovery, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_restart_sends_what_is_owed,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_filter, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_failing_target_counted,
