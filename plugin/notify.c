@@ -69,6 +69,7 @@ struct notify {
 	json_t *unsent;		/* seq -> a notification owed (a record) */
 	unsigned long long seq;	/* the last record's */
 	int restored;		/* the records of the last run are queued */
+	json_t *orphans;	/* episodes whose volume the last sweep missed */
 	const struct notify_backend *const *backends;
 	int retry_ms;
 	struct config_notify *targets;
@@ -571,6 +572,68 @@ notify_verify(struct notify *n, const char *volume, const char *server,
 	return queued;
 }
 
+/*
+ * The volume of episode key if it is one of this machine's as a client
+ * ("backup/<v>/<s>", "restore/<v>/<s>", "stale/<host>/<v>/<s>"), copied
+ * into buf; NULL otherwise.
+ */
+static const char *
+notify_key_volume(const struct notify *n, const char *key, char *buf,
+    size_t len)
+{
+	const char *v, *end;
+	size_t hl;
+
+	if (strncmp(key, "backup/", 7) == 0)
+		v = key + 7;
+	else if (strncmp(key, "restore/", 8) == 0)
+		v = key + 8;
+	else if (strncmp(key, "stale/", 6) == 0 && n->host != NULL &&
+	    strncmp(key + 6, n->host, (hl = strlen(n->host))) == 0 &&
+	    key[6 + hl] == '/')
+		v = key + 6 + hl + 1;
+	else
+		return NULL;
+	if ((end = strchr(v, '/')) == NULL || (size_t)(end - v) >= len)
+		return NULL;
+	memcpy(buf, v, (size_t)(end - v));
+	buf[end - v] = '\0';
+	return buf;
+}
+
+void
+notify_sweep(struct notify *n, const json_t *names)
+{
+	json_t *orphans, *v;
+	const char *key;
+	char buf[256];
+	void *tmp;
+	int changed = 0;
+
+	if (n == NULL)
+		return;
+	orphans = json_object();
+	pthread_mutex_lock(&n->lock);
+	json_object_foreach_safe(n->episodes, tmp, key, v) {
+		if (notify_key_volume(n, key, buf, sizeof buf) == NULL ||
+		    json_object_get(names, buf) != NULL)
+			continue;
+		if (json_object_get(n->orphans, key) == NULL) {
+			json_object_set_new(orphans, key, json_true());
+			continue;
+		}
+		log_info("notifications: volume %s is gone; episode %s ended",
+		    buf, key);
+		json_object_del(n->episodes, key);
+		changed = 1;
+	}
+	json_decref(n->orphans);
+	n->orphans = orphans;
+	if (changed)
+		notify_save_locked(n);
+	pthread_mutex_unlock(&n->lock);
+}
+
 /* The due item (taken off the queue), or NULL and *wait the next due. */
 static struct notify_item *
 notify_take_locked(struct notify *n, long long now, long long *wait)
@@ -774,6 +837,7 @@ notify_stop(struct notify *n)
 	free(n->state_file);
 	json_decref(n->episodes);
 	json_decref(n->unsent);
+	json_decref(n->orphans);
 	pthread_cond_destroy(&n->cond);
 	pthread_mutex_destroy(&n->lock);
 	free(n);

@@ -13,6 +13,7 @@
 #ifndef PRIVATEER_NOTIFY_H
 #define PRIVATEER_NOTIFY_H
 
+#include <jansson.h>
 #include <time.h>
 
 #include "config.h"
@@ -92,6 +93,15 @@ unsigned notify_stale(struct notify *, const char *volume,
 unsigned notify_verify(struct notify *, const char *volume,
     const char *server, const char *client, int damaged,
     const char *message);
+
+/*
+ * This client's volumes now (names: an object whose keys are the names):
+ * the episodes of a volume missing from two calls in a row end quietly,
+ * so a new volume of the same name is told its own failures and
+ * staleness. (Two: a volume created just after names were read is in the
+ * next.)
+ */
+void notify_sweep(struct notify *, const json_t *names);
 
 /* Sends that failed for good, and sends done, since start. */
 unsigned long long notify_failed_total(struct notify *);

@@ -9,7 +9,8 @@
  * episode again, staleness and damage once per episode, the end of a
  * stale episode a recovery (once, with a failure's, and not undone by the
  * watcher's older view, across a restart too); what is owed when the
- * plugin stops is sent after its restart, once; a target that
+ * plugin stops is sent after its restart, once; a removed volume's
+ * episodes end (notify_sweep); a target that
  * keeps failing is retried a few times and then counted; a ping gets
  * start only when it wants success. Also the "notify" section of
  * privateer.json, durations and max_age.
@@ -487,6 +488,55 @@ test_restart_sends_what_is_owed(void **state)
 	assert_int_equal(nsent, 5);
 }
 
+/*
+ * A volume removed takes its episodes along — after two sweeps that miss
+ * it, not one — so a new volume of the same name is told its own failure
+ * and staleness; other volumes' episodes and a server's clients' stay.
+ */
+static void
+test_sweep_removed_volume(void **state)
+{
+	json_t *names = json_pack("{s:b, s:b}", "db", 1, "data", 1);
+	json_t *without = json_pack("{s:b}", "db", 1);
+	struct notify *n;
+
+	(void)state;
+	n = start("[{\"type\": \"webhook\", \"url\": \"http://w/\"}]");
+	assert_int_equal(notify_job(n, "backup", "data", "alice", NULL, 0,
+	    "down", 0), 1);
+	assert_int_equal(notify_job(n, "backup", "db", "alice", NULL, 0,
+	    "down", 0), 1);
+	assert_int_equal(notify_stale(n, "data", "alice", NULL, 1, 60, 0), 1);
+	assert_int_equal(notify_stale(n, "data", "alice", "carol", 1, 60, 0),
+	    1);
+	notify_sweep(n, names);
+	/* data missed once: nothing ends yet (it may be brand new). */
+	notify_sweep(n, without);
+	notify_sweep(n, names);
+	notify_sweep(n, without);
+	assert_int_equal(notify_job(n, "backup", "data", "alice", NULL, 0,
+	    "down", 0), 0);
+	/* Missed twice in a row: removed. */
+	notify_sweep(n, without);
+	assert_int_equal(notify_job(n, "backup", "data", "alice", NULL, 0,
+	    "down", 0), 1);
+	assert_int_equal(notify_stale(n, "data", "alice", NULL, 1, 60, 0), 1);
+	assert_int_equal(notify_job(n, "backup", "db", "alice", NULL, 0,
+	    "down", 0), 0);
+	assert_int_equal(notify_stale(n, "data", "alice", "carol", 1, 60, 0),
+	    0);
+	assert_int_equal(notify_flush(n, 5000), 0);
+	notify_stop(n);
+	/* The end was persisted: a restart does not bring it back. */
+	n = start("[{\"type\": \"webhook\", \"url\": \"http://w/\"}]");
+	assert_int_equal(notify_job(n, "backup", "data", "alice", NULL, 0,
+	    "down", 0), 0);
+	notify_stop(n);
+	assert_int_equal(nsent, 6);
+	json_decref(names);
+	json_decref(without);
+}
+
 static void
 test_events_filter(void **state)
 {
@@ -677,6 +727,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stale_recovery, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_restart_sends_what_is_owed,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_removed_volume,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_filter, setup,
 		    teardown),
