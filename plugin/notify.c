@@ -275,7 +275,8 @@ notify_restore_locked(struct notify *n)
 {
 	struct notify_msg m;
 	struct notify_item *it;
-	const char *key, *want;
+	const char *key, *want, *event;
+	unsigned long long seq;
 	json_t *r;
 	void *tmp;
 	size_t i, again = 0, dropped = 0;
@@ -284,8 +285,8 @@ notify_restore_locked(struct notify *n)
 
 	json_object_foreach_safe(n->unsent, tmp, key, r) {
 		memset(&m, 0, sizeof m);
-		m.event = config_event_bit(json_string_value(json_object_get(r,
-		    "event")));
+		event = json_string_value(json_object_get(r, "event"));
+		m.event = event != NULL ? config_event_bit(event) : 0;
 		m.host = json_string_value(json_object_get(r, "host"));
 		m.volume = json_string_value(json_object_get(r, "volume"));
 		m.server = json_string_value(json_object_get(r, "server"));
@@ -295,7 +296,8 @@ notify_restore_locked(struct notify *n)
 		    "last_success"));
 		m.time = (time_t)json_integer_value(json_object_get(r, "time"));
 		want = json_string_value(json_object_get(r, "target"));
-		for (i = 0; i < n->ntargets; i++) {
+		seq = strtoull(key, NULL, 10);
+		for (i = 0; seq != 0 && i < n->ntargets; i++) {
 			id = notify_target_id(&n->targets[i]);
 			match = want != NULL && strcmp(id, want) == 0 &&
 			    (m.event & NOTIFY_KEPT) != 0 &&
@@ -304,13 +306,14 @@ notify_restore_locked(struct notify *n)
 			if (match)
 				break;
 		}
-		if (i == n->ntargets || n->queued >= NOTIFY_QUEUE_MAX) {
+		if (seq == 0 || i == n->ntargets ||
+		    n->queued >= NOTIFY_QUEUE_MAX) {
 			json_object_del(n->unsent, key);
 			dropped++;
 			continue;
 		}
 		it = notify_item_add_locked(n, i, &m);
-		it->seq = strtoull(key, NULL, 10);
+		it->seq = seq;
 		again++;
 	}
 	if (again > 0 || dropped > 0) {

@@ -488,6 +488,28 @@ test_restart_sends_what_is_owed(void **state)
 	assert_int_equal(nsent, 5);
 }
 
+/* Records that make no sense are dropped, not sent, and not a crash. */
+static void
+test_unsent_damaged(void **state)
+{
+	static const char text[] = "{\"backup/data/alice\": \"failing\", "
+	    "\"unsent\": {\"1\": {\"event\": 7}, \"x\": {\"event\": "
+	    "\"failure\"}, \"2\": [], \"3\": {\"event\": \"success\", "
+	    "\"target\": 5}, \"4\": {\"event\": \"nonsense\"}}}";
+	struct notify *n;
+
+	(void)state;
+	assert_int_equal(write_file_atomic(state_file, text, strlen(text),
+	    0600, NULL), 0);
+	n = start("[{\"type\": \"webhook\", \"url\": \"http://w/\"}]");
+	assert_int_equal(notify_flush(n, 5000), 0);
+	/* The episode read beside them still holds. */
+	assert_int_equal(notify_job(n, "backup", "data", "alice", NULL, 0,
+	    "down", 0), 0);
+	notify_stop(n);
+	assert_int_equal(nsent, 0);
+}
+
 /*
  * A volume removed takes its episodes along — after two sweeps that miss
  * it, not one — so a new volume of the same name is told its own failure
@@ -728,6 +750,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_restart_sends_what_is_owed,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unsent_damaged, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_sweep_removed_volume,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_filter, setup,
