@@ -773,6 +773,7 @@ notify_start(const char *state_file,
 	char *text;
 	size_t len;
 	json_t *r;
+	void *tmp;
 
 	pthread_mutex_init(&n->lock, NULL);
 	pthread_cond_init(&n->cond, NULL);
@@ -800,6 +801,10 @@ notify_start(const char *state_file,
 	else
 		n->unsent = json_object();
 	json_object_del(n->episodes, "unsent");
+	json_object_foreach_safe(n->episodes, tmp, key, r) {
+		if (!json_is_string(r))	/* damaged: as if fine */
+			json_object_del(n->episodes, key);
+	}
 	json_object_foreach(n->unsent, key, r) {
 		seq = strtoull(key, NULL, 10);
 		if (seq > n->seq)

@@ -488,11 +488,15 @@ test_restart_sends_what_is_owed(void **state)
 	assert_int_equal(nsent, 5);
 }
 
-/* Records that make no sense are dropped, not sent, and not a crash. */
+/*
+ * Records and episodes that make no sense (a damaged notify.json) are
+ * dropped, not sent, and not a crash.
+ */
 static void
 test_unsent_damaged(void **state)
 {
 	static const char text[] = "{\"backup/data/alice\": \"failing\", "
+	    "\"backup/db/alice\": 5, "
 	    "\"unsent\": {\"1\": {\"event\": 7}, \"x\": {\"event\": "
 	    "\"failure\"}, \"2\": [], \"3\": {\"event\": \"success\", "
 	    "\"target\": 5}, \"4\": {\"event\": \"nonsense\"}}}";
@@ -503,11 +507,14 @@ test_unsent_damaged(void **state)
 	    0600, NULL), 0);
 	n = start("[{\"type\": \"webhook\", \"url\": \"http://w/\"}]");
 	assert_int_equal(notify_flush(n, 5000), 0);
-	/* The episode read beside them still holds. */
+	/* The episode read beside them still holds; a damaged one not. */
 	assert_int_equal(notify_job(n, "backup", "data", "alice", NULL, 0,
 	    "down", 0), 0);
+	assert_int_equal(notify_job(n, "backup", "db", "alice", NULL, 0,
+	    "down", 0), 1);
+	assert_int_equal(notify_flush(n, 5000), 0);
 	notify_stop(n);
-	assert_int_equal(nsent, 0);
+	assert_int_equal(nsent, 1);
 }
 
 /*
