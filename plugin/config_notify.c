@@ -89,12 +89,14 @@ config_secret_ref(const char *s, const char *dflt, char **name,
 	    strlen(f) > CONFIG_SECRET_FIELD_MAX ||
 	    !config_secret_segment(f, strlen(f)))
 		return -1;
-	for (seg = ref; seg < ref + nlen; seg = end + 1) {
+	for (seg = ref;; seg = end + 1) {
 		end = memchr(seg, '/', (size_t)(ref + nlen - seg));
 		if (end == NULL)
 			end = ref + nlen;
 		if (!config_secret_segment(seg, (size_t)(end - seg)))
 			return -1;
+		if (end == ref + nlen)
+			break;
 	}
 	if (name != NULL)
 		*name = xstrndup(ref, nlen);

@@ -273,6 +273,10 @@ test_reference_syntax(void **state)
 	    NULL), -1);
 	assert_int_equal(config_secret_ref("secret:/a#url", "url", NULL,
 	    NULL), -1);
+	assert_int_equal(config_secret_ref("secret:a/#url", "url", NULL,
+	    NULL), -1);
+	assert_int_equal(config_secret_ref("secret:a/..", "url", NULL,
+	    NULL), -1);
 	assert_int_equal(config_secret_ref("secret:a b#url", "url", NULL,
 	    NULL), -1);
 	assert_int_equal(config_secret_ref("secret:a#b#c", "url", NULL,
