@@ -1,19 +1,18 @@
 /*
- * notify: episodes, the queue and its thread. An episode is a key
- * ("backup/<volume>/<server>", "stale/<client>/<volume>/<server>",
- * "verify/<client>/<volume>/<server>") mapped to its bad state in a small
- * JSON file written atomically on every change, before the notification
- * is queued: a restart finds the episode and does not tell it twice.
- * Each queued notification holds its own copy of the target and the
- * message, so a reload in between changes nothing already queued. What an
- * episode's change owes (failure, recovery, stale, verify) is kept in the
- * same file until it is sent or has failed for good, so a restart in
- * between sends it then instead of never: at least once, and at most
- * once but for a crash between a send and the write after it. Secrets
- * in a target ("$NAME", "secret:NAME#FIELD") stay references until the
- * sender thread reads them for one attempt, into a copy it wipes.
+ * notify: the queue, its thread and the state file (what is told, and
+ * when, is notify_episode.c's). The episodes live in a small JSON file
+ * written atomically on every change, before the notification is queued:
+ * a restart finds an episode and does not tell it twice. Each queued
+ * notification holds its own copy of the target and the message, so a
+ * reload in between changes nothing already queued. What an episode's
+ * change owes (failure, recovery, stale, verify) is kept in the same file
+ * until it is sent or has failed for good, so a restart in between sends
+ * it then instead of never: at least once, and at most once but for a
+ * crash between a send and the write after it. Secrets in a target
+ * ("$NAME", "secret:NAME#FIELD") stay references until the sender thread
+ * reads them for one attempt, into a copy it wipes.
  */
-#include "notify.h"
+#include "notify_int.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -27,60 +26,6 @@
 #include "keystore.h"
 #include "log.h"
 #include "util.h"
-
-#define NOTIFY_ATTEMPTS 3
-#define NOTIFY_QUEUE_MAX 1000
-#define NOTIFY_STATE_MAX (1024 * 1024)
-/* A stale episode ended by a backup: "recovered@<its last_success>". */
-#define NOTIFY_RECOVERED "recovered@"
-/* Notifications owed across a restart: which, and how many at most. */
-#define NOTIFY_KEPT (CONFIG_EV_FAILURE | CONFIG_EV_RECOVERY | \
-			 CONFIG_EV_STALE | CONFIG_EV_VERIFY)
-#define NOTIFY_UNSENT_MAX 64
-
-struct notify_item {
-	struct config_notify target;
-	int index;		/* notify[index] in the file, for logs */
-	const struct notify_backend *backend;
-	unsigned event;
-	char *host, *volume, *server, *client, *message;
-	time_t last_success, time;
-	int attempts;
-	long long not_before;	/* ms */
-	unsigned long long seq;	/* its record in notify.unsent; 0: none */
-	struct notify_item *next;
-};
-
-/* The key store secrets are read from, shared by the sender while in use. */
-struct notify_store {
-	struct keystore *ks;	/* NULL when it could not be opened */
-	char *error;		/* why, then */
-	int refs;		/* under notify.lock */
-};
-
-struct notify {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	pthread_t thread;
-	int stopping;
-	int busy;		/* the thread is sending */
-	char *state_file;
-	json_t *episodes;	/* key -> "failing", "stale", "damaged" */
-	json_t *unsent;		/* seq -> a notification owed (a record) */
-	unsigned long long seq;	/* the last record's */
-	int restored;		/* the records of the last run are queued */
-	json_t *orphans;	/* episodes whose volume the last sweep missed */
-	const struct notify_backend *const *backends;
-	int retry_ms;
-	struct config_notify *targets;
-	const struct notify_backend **target_backends;	/* picked once */
-	size_t ntargets;
-	char *host;
-	struct notify_store *store;	/* NULL: no target names a secret */
-	struct notify_item *queue;
-	size_t queued;
-	unsigned long long failed, sent;
-};
 
 static const struct notify_backend *const notify_default_backends[] = {
 	&notify_webhook, &notify_email, &notify_ping, NULL
@@ -214,8 +159,6 @@ notify_keep_locked(struct notify *n, struct notify_item *it)
 	return 1;
 }
 
-static void notify_save_locked(struct notify *);
-
 /* it is sent, or failed for good: no longer owed. Locked. */
 static void
 notify_done_locked(struct notify *n, const struct notify_item *it)
@@ -234,7 +177,7 @@ notify_done_locked(struct notify *n, const struct notify_item *it)
  * more); the number queued. What an episode's change owes is kept until
  * sent. Locked.
  */
-static unsigned
+unsigned
 notify_queue_to_locked(struct notify *n, const struct notify_msg *m,
     unsigned also)
 {
@@ -326,13 +269,13 @@ notify_restore_locked(struct notify *n)
 		notify_save_locked(n);
 }
 
-static unsigned
+unsigned
 notify_queue_locked(struct notify *n, const struct notify_msg *m)
 {
 	return notify_queue_to_locked(n, m, 0);
 }
 
-static void
+void
 notify_save_locked(struct notify *n)
 {
 	char *text, *cause = NULL;
@@ -353,288 +296,6 @@ notify_save_locked(struct notify *n)
 		free(cause);
 	}
 	free(text);
-}
-
-/*
- * Moves key to state (NULL: fine) and says whether that is a change; the
- * change is persisted before anything is queued. Locked.
- */
-static int
-notify_episode_locked(struct notify *n, const char *key, const char *state)
-{
-	json_t *cur = json_object_get(n->episodes, key);
-
-	if (state == NULL) {
-		if (cur == NULL)
-			return 0;
-		json_object_del(n->episodes, key);
-	} else {
-		if (cur != NULL && strcmp(json_string_value(cur), state) == 0)
-			return 0;
-		json_object_set_new(n->episodes, key, json_string(state));
-	}
-	notify_save_locked(n);
-	return 1;
-}
-
-unsigned
-notify_job(struct notify *n, const char *kind, const char *volume,
-    const char *server, const char *client, int ok, const char *error,
-    time_t last_success)
-{
-	struct notify_msg m;
-	char *key, *skey = NULL, *text, *why, mark[48];
-	const char *cur;
-	unsigned queued = 0;
-	int was_stale = 0, ended;
-
-	if (n == NULL)
-		return 0;
-	memset(&m, 0, sizeof m);
-	key = xasprintf("%s/%s/%s", kind, volume, server);
-	why = utf8_clip(error != NULL ? error : "unknown error", 2000);
-	m.volume = volume;
-	m.server = server;
-	m.last_success = last_success;
-	m.time = now_realtime();
-	pthread_mutex_lock(&n->lock);
-	m.client = client != NULL ? client : n->host;
-	if (ok && strcmp(kind, "backup") == 0) {
-		/*
-		 * A stale pair that succeeds recovers here, with its failure
-		 * if any, in one notification. The watcher may still report
-		 * what it saw before this success: the episode keeps the
-		 * success's time to tell such a view from a new episode.
-		 */
-		skey = xasprintf("stale/%s/%s/%s", m.client != NULL ?
-		    m.client : "", volume, server);
-		snprintf(mark, sizeof mark, "%s%lld", NOTIFY_RECOVERED,
-		    (long long)last_success);
-		cur = json_string_value(json_object_get(n->episodes, skey));
-		was_stale = cur != NULL && strcmp(cur, "stale") == 0;
-		if (was_stale || (cur != NULL && strncmp(cur,
-		    NOTIFY_RECOVERED, strlen(NOTIFY_RECOVERED)) == 0))
-			(void)notify_episode_locked(n, skey, mark);
-	}
-	if (ok) {
-		ended = notify_episode_locked(n, key, NULL);
-		if (ended || was_stale) {
-			text = xasprintf("%s of %s %s %s succeeded again%s",
-			    kind, volume, strcmp(kind, "backup") == 0 ?
-			    "to" : "from", server, was_stale ?
-			    ": no longer stale" : "");
-			m.event = CONFIG_EV_RECOVERY;
-			m.message = text;
-			/* Only staleness ended: told to those told of it. */
-			queued += notify_queue_to_locked(n, &m, ended ? 0 :
-			    CONFIG_EV_STALE);
-			free(text);
-		}
-		text = xasprintf("%s of %s %s %s succeeded", kind, volume,
-		    strcmp(kind, "backup") == 0 ? "to" : "from", server);
-		m.event = CONFIG_EV_SUCCESS;
-		m.message = text;
-		queued += notify_queue_locked(n, &m);
-		free(text);
-	} else if (notify_episode_locked(n, key, "failing")) {
-		text = xasprintf("%s of %s %s %s failed: %s", kind, volume,
-		    strcmp(kind, "backup") == 0 ? "to" : "from", server, why);
-		m.event = CONFIG_EV_FAILURE;
-		m.message = text;
-		queued += notify_queue_locked(n, &m);
-		free(text);
-	}
-	pthread_mutex_unlock(&n->lock);
-	free(why);
-	free(skey);
-	free(key);
-	return queued;
-}
-
-void
-notify_job_start(struct notify *n, const char *volume, const char *server)
-{
-	struct notify_msg m;
-
-	if (n == NULL)
-		return;
-	memset(&m, 0, sizeof m);
-	m.event = NOTIFY_START;
-	m.volume = volume;
-	m.server = server;
-	m.message = "starting";
-	pthread_mutex_lock(&n->lock);
-	m.client = n->host;
-	(void)notify_queue_locked(n, &m);
-	pthread_mutex_unlock(&n->lock);
-}
-
-static void
-notify_age_text(long long secs, char *buf, size_t len)
-{
-	if (secs % 86400 == 0)
-		snprintf(buf, len, "%lldd", secs / 86400);
-	else if (secs % 3600 == 0)
-		snprintf(buf, len, "%lldh", secs / 3600);
-	else if (secs % 60 == 0)
-		snprintf(buf, len, "%lldm", secs / 60);
-	else
-		snprintf(buf, len, "%llds", secs);
-}
-
-unsigned
-notify_stale(struct notify *n, const char *volume, const char *server,
-    const char *client, int stale, long long max_age, time_t last_success)
-{
-	struct notify_msg m;
-	char *key, *text, age[32], when[32];
-	const char *cur;
-	unsigned queued = 0;
-	long long since;
-
-	if (n == NULL)
-		return 0;
-	pthread_mutex_lock(&n->lock);
-	if (client == NULL)
-		client = n->host != NULL ? n->host : "";
-	key = xasprintf("stale/%s/%s/%s", client, volume, server);
-	cur = json_string_value(json_object_get(n->episodes, key));
-	if (cur != NULL && strncmp(cur, NOTIFY_RECOVERED,
-	    strlen(NOTIFY_RECOVERED)) == 0) {
-		/*
-		 * notify_job told the end already. Stale again counts only
-		 * when seen with that success (a view from before it is
-		 * stale news); fresh ends the episode quietly.
-		 */
-		since = strtoll(cur + strlen(NOTIFY_RECOVERED), NULL, 10);
-		if (!stale || (long long)last_success < since) {
-			if (!stale)
-				(void)notify_episode_locked(n, key, NULL);
-			goto out;
-		}
-	}
-	if (!notify_episode_locked(n, key, stale ? "stale" : NULL))
-		goto out;
-	memset(&m, 0, sizeof m);
-	if (last_success > 0)
-		notify_time(last_success, when, sizeof when);
-	else
-		snprintf(when, sizeof when, "never");
-	if (stale) {
-		notify_age_text(max_age, age, sizeof age);
-		text = xasprintf("backup of %s's %s to %s is stale: no "
-		    "successful backup for more than %s (last success: %s)",
-		    client, volume, server, age, when);
-		m.event = CONFIG_EV_STALE;
-	} else {
-		/* The end of the episode, told to those told of its start. */
-		text = xasprintf("backup of %s's %s to %s is no longer stale "
-		    "(last success: %s)", client, volume, server, when);
-		m.event = CONFIG_EV_RECOVERY;
-	}
-	m.volume = volume;
-	m.server = server;
-	m.client = client;
-	m.message = text;
-	m.last_success = last_success;
-	m.time = now_realtime();
-	queued = notify_queue_to_locked(n, &m, stale ? 0 : CONFIG_EV_STALE);
-	free(text);
-out:
-	pthread_mutex_unlock(&n->lock);
-	free(key);
-	return queued;
-}
-
-unsigned
-notify_verify(struct notify *n, const char *volume, const char *server,
-    const char *client, int damaged, const char *message)
-{
-	struct notify_msg m;
-	char *key;
-	unsigned queued = 0;
-
-	if (n == NULL)
-		return 0;
-	pthread_mutex_lock(&n->lock);
-	key = xasprintf("verify/%s/%s/%s", client != NULL ? client : "",
-	    volume, server != NULL ? server : "");
-	if (notify_episode_locked(n, key, damaged ? "damaged" : NULL) &&
-	    damaged) {
-		memset(&m, 0, sizeof m);
-		m.event = CONFIG_EV_VERIFY;
-		m.volume = volume;
-		m.server = server;
-		m.client = client;
-		m.message = message;
-		m.time = now_realtime();
-		queued = notify_queue_locked(n, &m);
-	}
-	pthread_mutex_unlock(&n->lock);
-	free(key);
-	return queued;
-}
-
-/*
- * The volume of episode key if it is one of this machine's as a client
- * ("backup/<v>/<s>", "restore/<v>/<s>", "stale/<host>/<v>/<s>"), copied
- * into buf; NULL otherwise.
- */
-static const char *
-notify_key_volume(const struct notify *n, const char *key, char *buf,
-    size_t len)
-{
-	const char *v, *end;
-	size_t hl;
-
-	if (strncmp(key, "backup/", 7) == 0)
-		v = key + 7;
-	else if (strncmp(key, "restore/", 8) == 0)
-		v = key + 8;
-	else if (strncmp(key, "stale/", 6) == 0 && n->host != NULL &&
-	    strncmp(key + 6, n->host, (hl = strlen(n->host))) == 0 &&
-	    key[6 + hl] == '/')
-		v = key + 6 + hl + 1;
-	else
-		return NULL;
-	if ((end = strchr(v, '/')) == NULL || (size_t)(end - v) >= len)
-		return NULL;
-	memcpy(buf, v, (size_t)(end - v));
-	buf[end - v] = '\0';
-	return buf;
-}
-
-void
-notify_sweep(struct notify *n, const json_t *names)
-{
-	json_t *orphans, *v;
-	const char *key;
-	char buf[256];
-	void *tmp;
-	int changed = 0;
-
-	if (n == NULL)
-		return;
-	orphans = json_object();
-	pthread_mutex_lock(&n->lock);
-	json_object_foreach_safe(n->episodes, tmp, key, v) {
-		if (notify_key_volume(n, key, buf, sizeof buf) == NULL ||
-		    json_object_get(names, buf) != NULL)
-			continue;
-		if (json_object_get(n->orphans, key) == NULL) {
-			json_object_set_new(orphans, key, json_true());
-			continue;
-		}
-		log_info("notifications: volume %s is gone; episode %s ended",
-		    buf, key);
-		json_object_del(n->episodes, key);
-		changed = 1;
-	}
-	json_decref(n->orphans);
-	n->orphans = orphans;
-	if (changed)
-		notify_save_locked(n);
-	pthread_mutex_unlock(&n->lock);
 }
 
 /* The due item (taken off the queue), or NULL and *wait the next due. */
