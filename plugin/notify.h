@@ -58,7 +58,11 @@ struct notify;
  */
 struct notify *notify_start(const char *state_file,
     const struct notify_backend *const *backends, int retry_ms);
-/* Stops the thread; what is still queued is dropped (and logged). */
+/*
+ * Stops the thread; what is still queued is logged and dropped, but what
+ * an episode's change owes stays in state_file and is queued again by the
+ * first notify_configure of the next start.
+ */
 void notify_stop(struct notify *);
 /*
  * Takes cfg's targets (copied) and this machine's name; cfg may be NULL.
