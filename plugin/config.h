@@ -54,7 +54,10 @@ struct config_volume {
 #define CONFIG_EV_DEFAULT	(CONFIG_EV_FAILURE | CONFIG_EV_RECOVERY | \
 				 CONFIG_EV_STALE | CONFIG_EV_VERIFY)
 
-/* A "notify" target. url and password as written: literal or "$ENVVAR". */
+/*
+ * A "notify" target. url and password as written: a literal, "$ENVVAR" or
+ * a key store reference "secret:NAME#FIELD" (config_secret_ref).
+ */
 struct config_notify {
 	char *type;		/* "webhook", "email" or "ping" */
 	char *url;
@@ -134,6 +137,17 @@ const struct config_volume *config_volume(const struct config *,
 unsigned config_event_bit(const char *name);
 /* The name of one CONFIG_EV_* bit. */
 const char *config_event_name(unsigned bit);
+/* A notify target's field that names a secret in the key store. */
+#define CONFIG_SECRET_PREFIX	"secret:"
+/*
+ * Whether s is a key store reference, "secret:NAME#FIELD" or "secret:NAME"
+ * (field dflt): 1, with copies in *name and *field if they are not NULL
+ * (caller frees); 0 when s is not a reference; -1 when it starts with
+ * "secret:" but NAME (segments of [A-Za-z0-9._-] joined by '/', no "." or
+ * "..") or FIELD ([A-Za-z0-9._-]) is not valid.
+ */
+int config_secret_ref(const char *s, const char *dflt, char **name,
+    char **field);
 
 enum config_role config_role(const struct config *, const char *name);
 /*

@@ -1,8 +1,10 @@
 /*
  * config_notify: the "notify" targets and the "verify" schedule of
  * privateer.json (PRODUCT.md §11). Secrets (an SMTP password, a webhook
- * URL holding a token) are kept as written, "$ENVVAR" included, and read
- * from the environment only when a notification is sent.
+ * URL holding a token) are kept as written — "$ENVVAR" or a key store
+ * reference "secret:NAME#FIELD" — and read only when a notification is
+ * sent (notify.c), so the file never holds them and a rotated secret needs
+ * no reload.
  */
 #include "config_int.h"
 
@@ -12,6 +14,8 @@
 
 #define CONFIG_NOTIFY_MAX 32
 #define CONFIG_NOTIFY_TO_MAX 32
+#define CONFIG_SECRET_NAME_MAX 200
+#define CONFIG_SECRET_FIELD_MAX 64
 
 static const char *const config_event_names[] = { "failure", "recovery",
 	"stale", "verify", "success", NULL };
@@ -44,6 +48,81 @@ config_event_name(unsigned bit)
 	return "unknown";
 }
 
+/* Whether s[0..len) is one name segment: [A-Za-z0-9._-]+, not . or .. */
+static int
+config_secret_segment(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || (len == 1 && s[0] == '.') ||
+	    (len == 2 && s[0] == '.' && s[1] == '.'))
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') ||
+		    s[i] == '.' || s[i] == '_' || s[i] == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int
+config_secret_ref(const char *s, const char *dflt, char **name,
+    char **field)
+{
+	const char *ref, *hash, *seg, *end, *f;
+	size_t nlen;
+
+	if (name != NULL)
+		*name = NULL;
+	if (field != NULL)
+		*field = NULL;
+	if (s == NULL || strncmp(s, CONFIG_SECRET_PREFIX,
+	    strlen(CONFIG_SECRET_PREFIX)) != 0)
+		return 0;
+	ref = s + strlen(CONFIG_SECRET_PREFIX);
+	hash = strchr(ref, '#');
+	nlen = hash != NULL ? (size_t)(hash - ref) : strlen(ref);
+	f = hash != NULL ? hash + 1 : dflt;
+	if (nlen == 0 || nlen > CONFIG_SECRET_NAME_MAX || f == NULL ||
+	    strlen(f) > CONFIG_SECRET_FIELD_MAX ||
+	    !config_secret_segment(f, strlen(f)))
+		return -1;
+	for (seg = ref;; seg = end + 1) {
+		end = memchr(seg, '/', (size_t)(ref + nlen - seg));
+		if (end == NULL)
+			end = ref + nlen;
+		if (!config_secret_segment(seg, (size_t)(end - seg)))
+			return -1;
+		if (end == ref + nlen)
+			break;
+	}
+	if (name != NULL)
+		*name = xstrndup(ref, nlen);
+	if (field != NULL)
+		*field = xstrdup(f);
+	return 1;
+}
+
+/*
+ * Checks a field that may name a secret: a malformed reference is an
+ * error, and *ref says whether it is one (or "$NAME").
+ */
+static void
+config_notify_secret(struct config_errs *e, const char *path,
+    const char *key, const char *value, int *ref)
+{
+	int r = config_secret_ref(value, key, NULL, NULL);
+
+	*ref = r != 0 || (value != NULL && value[0] == '$');
+	if (r < 0)
+		config_err(e, "%s.%s: not a valid key store reference "
+		    "(\"secret:NAME#FIELD\", NAME in [A-Za-z0-9._-] "
+		    "segments joined by \"/\", FIELD in [A-Za-z0-9._-])",
+		    path, key);
+}
+
 static void
 config_notify_events(struct config_notify *n, struct config_errs *e,
     const json_t *item, const char *path)
@@ -72,11 +151,14 @@ config_notify_email(struct config_notify *n, struct config_errs *e,
 {
 	const json_t *to, *v;
 	size_t i;
+	int ref;
 
-	if (n->url != NULL && strncmp(n->url, "smtp://", 7) != 0 &&
-	    strncmp(n->url, "smtps://", 8) != 0 && n->url[0] != '$')
+	config_notify_secret(e, path, "url", n->url, &ref);
+	if (n->url != NULL && !ref && strncmp(n->url, "smtp://", 7) != 0 &&
+	    strncmp(n->url, "smtps://", 8) != 0)
 		config_err(e, "%s.url: not an smtp:// or smtps:// URL (nor "
-		    "\"$NAME\")", path);	/* it may hold a password */
+		    "\"$NAME\" or \"secret:NAME#FIELD\")", path);
+		/* (not repeated: it may hold a password) */
 	n->from = config_str(e, item, path, "from", 1, 320);
 	to = config_array(e, item, path, "to", 1);
 	if (to != NULL && (json_array_size(to) == 0 ||
@@ -100,6 +182,7 @@ config_notify_email(struct config_notify *n, struct config_errs *e,
 		config_err(e, "%s.from: not an address", path);
 	n->user = config_str(e, item, path, "user", 0, 256);
 	n->password = config_str(e, item, path, "password", 0, 1024);
+	config_notify_secret(e, path, "password", n->password, &ref);
 }
 
 void
@@ -110,6 +193,7 @@ config_notify_parse(struct config *cfg, struct config_errs *e,
 	struct config_notify *n;
 	char path[64];
 	size_t i;
+	int ref;
 
 	if (arr == NULL)
 		return;
@@ -142,11 +226,12 @@ config_notify_parse(struct config *cfg, struct config_errs *e,
 			    "ping", path, n->type);
 			continue;
 		}
-		if (n->url != NULL && n->url[0] != '$' &&
+		config_notify_secret(e, path, "url", n->url, &ref);
+		if (n->url != NULL && !ref &&
 		    strncmp(n->url, "http://", 7) != 0 &&
 		    strncmp(n->url, "https://", 8) != 0)
 			config_err(e, "%s.url: not an http:// or https:// URL "
-			    "(nor \"$NAME\")", path);
+			    "(nor \"$NAME\" or \"secret:NAME#FIELD\")", path);
 		if (strcmp(n->type, "webhook") == 0) {
 			n->format = config_str(e, item, path, "format", 0, 16);
 			if (n->format == NULL)

@@ -13,6 +13,7 @@
 #ifndef PRIVATEER_NOTIFY_H
 #define PRIVATEER_NOTIFY_H
 
+#include <jansson.h>
 #include <time.h>
 
 #include "config.h"
@@ -36,7 +37,9 @@ struct notify_backend {
 	const char *type;	/* config_notify.type */
 	/*
 	 * Sends m to t once, with timeouts; 0, or -1 with *cause (caller
-	 * frees), which never holds the target's URL or password.
+	 * frees), which never holds the target's URL or password. t's url
+	 * and password are the values, already read from the environment
+	 * or the key store (notify_resolve).
 	 */
 	int (*send)(const struct config_notify *t, const struct notify_msg *m,
 	    char **cause);
@@ -55,9 +58,19 @@ struct notify;
  */
 struct notify *notify_start(const char *state_file,
     const struct notify_backend *const *backends, int retry_ms);
-/* Stops the thread; what is still queued is dropped (and logged). */
+/*
+ * Stops the thread; what is still queued is logged and dropped, but what
+ * an episode's change owes stays in state_file and is queued again by the
+ * first notify_configure of the next start.
+ */
 void notify_stop(struct notify *);
-/* Takes cfg's targets (copied) and this machine's name; cfg may be NULL. */
+/*
+ * Takes cfg's targets (copied) and this machine's name; cfg may be NULL.
+ * When a target names a secret of the key store, cfg's store is opened
+ * (keys_open) and kept until the next call: secrets are read from it at
+ * each send, so a rotated secret needs no reload, and a store that cannot
+ * be reached fails that send only.
+ */
 void notify_configure(struct notify *, const struct config *cfg,
     const char *host);
 
@@ -73,7 +86,10 @@ unsigned notify_job(struct notify *, const char *kind, const char *volume,
 /* A job starts (a ping target's URL/start). */
 void notify_job_start(struct notify *, const char *volume,
     const char *server);
-/* Whether client's volume on server is stale now: told once an episode. */
+/*
+ * Whether client's volume on server is stale now: told once an episode,
+ * and its end (a recovery) to the targets that want stale and recovery.
+ */
 unsigned notify_stale(struct notify *, const char *volume,
     const char *server, const char *client, int stale, long long max_age,
     time_t last_success);
@@ -81,6 +97,15 @@ unsigned notify_stale(struct notify *, const char *volume,
 unsigned notify_verify(struct notify *, const char *volume,
     const char *server, const char *client, int damaged,
     const char *message);
+
+/*
+ * This client's volumes now (names: an object whose keys are the names):
+ * the episodes of a volume missing from two calls in a row end quietly,
+ * so a new volume of the same name is told its own failures and
+ * staleness. (Two: a volume created just after names were read is in the
+ * next.)
+ */
+void notify_sweep(struct notify *, const json_t *names);
 
 /* Sends that failed for good, and sends done, since start. */
 unsigned long long notify_failed_total(struct notify *);
@@ -97,16 +122,34 @@ char *notify_summary(const struct notify_msg *);
 char *notify_email_message(const struct notify_msg *, const char *from,
     char *const *to, size_t nto);
 /*
- * One HTTP request to url (a literal or "$NAME"): a POST of the JSON body,
- * or a GET when body is NULL; a 2xx answer is success (notify_webhook.c).
+ * One HTTP request to url: a POST of the JSON body, or a GET when body is
+ * NULL; a 2xx answer is success (notify_webhook.c).
  */
 int notify_http(const char *url, const char *body, char **cause);
 /* RFC 3339 UTC of t into buf (at least 21 bytes). */
 void notify_time(time_t t, char *buf, size_t len);
+struct keystore;
+/* Deep copy of src into dst (notify_target_free frees and wipes it). */
+void notify_target_copy(struct config_notify *dst,
+    const struct config_notify *src);
+void notify_target_free(struct config_notify *);
 /*
- * A target's field as written or, for "$NAME", the environment's NAME
- * (caller frees, wipe secrets); NULL if unset.
+ * t with its url and password read (notify_resolve) into *resolved, which
+ * the caller frees with notify_target_free; 0, or -1 with *cause.
  */
-char *notify_secret(const char *value);
+int notify_target_values(const struct config_notify *t, struct keystore *ks,
+    const char *ks_error, struct config_notify *resolved, char **cause);
+/* Whether a target of cfg names a secret of the key store. */
+int notify_target_names_secret(const struct config *cfg);
+/*
+ * The value of a target's field key ("url", "password") written as value:
+ * a literal; "$NAME", the environment's NAME; or "secret:NAME#FIELD",
+ * field FIELD (key when not given) of secret NAME in ks (NULL: the store
+ * could not be opened, for ks_error). *out is the value (caller wipes and
+ * frees) or NULL for a NULL value; 0, or -1 with *cause, which names the
+ * field and the reference but never holds a value.
+ */
+int notify_resolve(const char *key, const char *value, struct keystore *ks,
+    const char *ks_error, char **out, char **cause);
 
 #endif

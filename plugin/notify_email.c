@@ -2,8 +2,9 @@
  * notify_email: a plain-text mail through libcurl's SMTP client: smtps://
  * is TLS from the start; smtp:// upgrades with STARTTLS when the server
  * offers it, and insists on it when a password would otherwise cross in
- * the clear. The password ("$NAME" read from the environment) is wiped
- * after use and never appears in a message or a log line.
+ * the clear — the password field's or one written in the URL
+ * (smtp://user:password@host). The password (read by notify.c from the
+ * environment or the key store) never appears in a message or a log line.
  */
 #include "notify.h"
 
@@ -99,32 +100,40 @@ notify_email_message(const struct notify_msg *m, const char *from,
 	return s;
 }
 
+/* Whether url carries a password (smtp://user:password@host). */
+static int
+notify_email_url_password(const char *url)
+{
+	char *pw = NULL;
+	CURLU *u;
+	int has;
+
+	if ((u = curl_url()) == NULL)
+		fatal("out of memory");
+	has = curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PASSWORD, &pw, 0) == CURLUE_OK &&
+	    pw != NULL && *pw != '\0';
+	if (pw != NULL) {
+		explicit_bzero(pw, strlen(pw));
+		curl_free(pw);
+	}
+	curl_url_cleanup(u);
+	return has;
+}
+
 static int
 notify_email_send(const struct config_notify *t, const struct notify_msg *m,
     char **cause)
 {
 	struct curl_slist *rcpt = NULL;
 	struct notify_upload up;
-	char errbuf[CURL_ERROR_SIZE] = "", *url, *password = NULL, *from;
-	char *msg;
+	char errbuf[CURL_ERROR_SIZE] = "", *from, *msg;
+	const char *url = t->url, *password = t->password;
 	CURLcode rc;
 	CURL *curl;
 	size_t i;
 	int ret = -1;
 
-	url = notify_secret(t->url);
-	if (url == NULL) {
-		set_cause(cause, "url: %s is not set", t->url);
-		return -1;
-	}
-	if (t->password != NULL) {
-		password = notify_secret(t->password);
-		if (password == NULL) {
-			set_cause(cause, "password: %s is not set",
-			    t->password);
-			goto out;
-		}
-	}
 	msg = notify_email_message(m, t->from, t->to, t->nto);
 	up.data = msg;
 	up.len = strlen(msg);
@@ -138,8 +147,9 @@ notify_email_send(const struct config_notify *t, const struct notify_msg *m,
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
 	if (strncmp(url, "smtp://", 7) == 0)
-		curl_easy_setopt(curl, CURLOPT_USE_SSL, password != NULL ?
-		    (long)CURLUSESSL_ALL : (long)CURLUSESSL_TRY);
+		curl_easy_setopt(curl, CURLOPT_USE_SSL, password != NULL ||
+		    notify_email_url_password(url) ? (long)CURLUSESSL_ALL :
+		    (long)CURLUSESSL_TRY);
 	if (t->user != NULL)
 		curl_easy_setopt(curl, CURLOPT_USERNAME, t->user);
 	if (password != NULL)
@@ -164,13 +174,6 @@ notify_email_send(const struct config_notify *t, const struct notify_msg *m,
 	curl_slist_free_all(rcpt);
 	free(from);
 	free(msg);
-out:
-	if (password != NULL) {
-		explicit_bzero(password, strlen(password));
-		free(password);
-	}
-	explicit_bzero(url, strlen(url));
-	free(url);
 	return ret;
 }
 

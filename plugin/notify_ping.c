@@ -32,24 +32,14 @@ notify_ping_send(const struct config_notify *t, const struct notify_msg *m,
 		suffix = "/fail";
 		break;
 	}
-	/* notify_http reads "$NAME" itself; the suffix goes on its value. */
-	url = notify_secret(t->url);
-	if (url == NULL) {
-		set_cause(cause, "url: %s is not set", t->url);
-		return -1;
-	}
-	len = strlen(url);
-	while (len > 0 && url[len - 1] == '/')
-		url[--len] = '\0';
-	{
-		char *full = xasprintf("%s%s", url, suffix);
-
-		explicit_bzero(url, len);
-		free(url);
-		rc = notify_http(full, NULL, cause);
-		explicit_bzero(full, strlen(full));
-		free(full);
-	}
+	/* The URL may hold a token: the copy is wiped. */
+	len = strlen(t->url);
+	while (len > 0 && t->url[len - 1] == '/')
+		len--;
+	url = xasprintf("%.*s%s", (int)len, t->url, suffix);
+	rc = notify_http(url, NULL, cause);
+	explicit_bzero(url, strlen(url));
+	free(url);
 	return rc;
 }
 

@@ -25,20 +25,15 @@ notify_http_discard(char *data, size_t size, size_t n, void *arg)
 }
 
 int
-notify_http(const char *url_field, const char *body, char **cause)
+notify_http(const char *url, const char *body, char **cause)
 {
 	struct curl_slist *headers = NULL;
-	char errbuf[CURL_ERROR_SIZE] = "", *url;
+	char errbuf[CURL_ERROR_SIZE] = "";
 	long status = 0;
 	CURLcode rc;
 	CURL *curl;
 	int ret = -1;
 
-	url = notify_secret(url_field);
-	if (url == NULL) {
-		set_cause(cause, "url: %s is not set", url_field);
-		return -1;
-	}
 	curl = curl_easy_init();
 	if (curl == NULL)
 		fatal("out of memory");
@@ -74,9 +69,6 @@ notify_http(const char *url_field, const char *body, char **cause)
 	}
 	curl_easy_cleanup(curl);
 	curl_slist_free_all(headers);
-	/* The URL may hold a token (Slack's hooks do). */
-	explicit_bzero(url, strlen(url));
-	free(url);
 	return ret;
 }
 

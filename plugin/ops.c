@@ -193,6 +193,20 @@ ops_backup_servers(const struct ops_env *env, struct vol_registry *reg,
 	return out;
 }
 
+/* When volume last went to server, from its record; 0: never. */
+static time_t
+ops_last_success(struct vol_registry *reg, const char *volume,
+    const char *server)
+{
+	json_t *all = vol_backup_all(reg);
+	time_t t;
+
+	t = (time_t)json_integer_value(json_object_get(json_object_get(
+	    json_object_get(all, volume), server), "last_success"));
+	json_decref(all);
+	return t;
+}
+
 json_t *
 ops_backup(struct fleet *f, struct vol_registry *reg,
     const struct ops_request *req, char **cause)
@@ -267,8 +281,10 @@ ops_backup(struct fleet *f, struct vol_registry *reg,
 		note.bytes = res.bytes_sent;
 		note.seconds = res.seconds;
 		(void)vol_backup_record(reg, req->volume, &note, NULL);
+		/* A failure too says when it last succeeded. */
 		(void)notify_job(fleet_notify(f), "backup", req->volume,
-		    servers[i], NULL, ok, note.error, ok ? note.finished : 0);
+		    servers[i], NULL, ok, note.error, ops_last_success(reg,
+		    req->volume, servers[i]));
 		json_array_append_new(results, ops_result(servers[i], &res));
 		repl_result_free(&res);
 	}

@@ -18,6 +18,7 @@
 #include "stale.h"
 #include "util.h"
 #include "verify.h"
+#include "volume.h"
 
 struct watch {
 	pthread_mutex_t lock;
@@ -62,13 +63,26 @@ watch_client(struct watch *w, time_t now)
 {
 	struct notify *n = fleet_notify(w->fleet);
 	json_t *all = stale_client(w->reg, w->fleet, now), *per, *r;
+	json_t *list, *names, *item;
 	const char *volume, *server;
+	size_t i;
 
 	json_object_foreach(all, volume, per) {
 		json_object_foreach(per, server, r)
 			watch_tell(n, volume, server, NULL, r);
 	}
 	json_decref(all);
+	/* A volume removed takes its episodes with it (notify_sweep). */
+	list = vol_list(w->reg);
+	names = json_object();
+	json_array_foreach(list, i, item) {
+		volume = json_string_value(json_object_get(item, "Name"));
+		if (volume != NULL)
+			json_object_set_new(names, volume, json_true());
+	}
+	notify_sweep(n, names);
+	json_decref(names);
+	json_decref(list);
 }
 
 static void

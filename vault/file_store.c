@@ -20,20 +20,23 @@ struct file_store {
 	char *dir;
 };
 
+/*
+ * The secret of name as JSON in *doc (caller wipes with
+ * keypair_json_wipe and frees); key says whether it is a machine's
+ * keypair, for the advice given when it is missing or exposed.
+ */
 static int
-file_store_get(struct keystore *ks, const char *name, int need_private,
-    struct keypair *out, char **cause)
+file_store_read(struct file_store *fs, const char *name, int key,
+    json_t **doc, char **cause)
 {
-	struct file_store *fs = ks->impl;
-	char *path, *text = NULL, *what;
+	char *path, *text = NULL;
 	struct stat st;
 	json_error_t jerr;
-	json_t *doc = NULL;
 	ssize_t n;
 	int fd = -1, rc = -1;
 
+	*doc = NULL;
 	path = xasprintf("%s/%s", fs->dir, name);
-	what = xasprintf("key file %s", path);
 	if (stat(fs->dir, &st) == 0 && (st.st_mode & 077) != 0) {
 		set_cause(cause, "key directory %s is accessible by others "
 		    "(mode %04o); chmod 700 %s", fs->dir,
@@ -43,8 +46,9 @@ file_store_get(struct keystore *ks, const char *name, int need_private,
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		if (errno == ENOENT)
-			set_cause(cause, "no key for %s at %s — run privateer "
-			    "keygen %s", name, path, name);
+			set_cause(cause, key ? "no key for %s at %s — run "
+			    "privateer keygen %s" : "no secret %s at %s", name,
+			    path, name);
 		else
 			set_cause(cause, "%s: %s", path, strerror(errno));
 		goto out;
@@ -55,9 +59,9 @@ file_store_get(struct keystore *ks, const char *name, int need_private,
 	}
 	if ((st.st_mode & 077) != 0) {
 		set_cause(cause, "%s is readable by others (mode %04o); refusing "
-		    "it — chmod 600 %s, and rotate the key with privateer "
-		    "keygen %s", path, (unsigned)(st.st_mode & 07777), path,
-		    name);
+		    "it — chmod 600 %s, and %s %s", path,
+		    (unsigned)(st.st_mode & 07777), path, key ? "rotate the "
+		    "key with privateer keygen" : "change the secret", name);
 		goto out;
 	}
 	if (st.st_size > FILE_STORE_MAX) {
@@ -72,28 +76,59 @@ file_store_get(struct keystore *ks, const char *name, int need_private,
 		    n < 0 ? strerror(errno) : "short read");
 		goto out;
 	}
-	doc = json_loadb(text, (size_t)n, 0, &jerr);
-	if (doc == NULL) {
-		set_cause(cause, "%s: not JSON (line %d: %s)", path, jerr.line,
-		    jerr.text);
+	/* Not jansson's error text: it can quote the secret. */
+	*doc = json_loadb(text, (size_t)n, 0, &jerr);
+	if (*doc == NULL) {
+		set_cause(cause, "%s: not JSON (line %d)", path, jerr.line);
 		goto out;
 	}
-	if (keypair_from_json(doc, what, need_private, out, cause) != 0)
-		goto out;
 	rc = 0;
 out:
-	if (doc != NULL) {
-		keypair_json_wipe(doc);
-		json_decref(doc);
-	}
 	if (text != NULL) {
 		explicit_bzero(text, (size_t)st.st_size);
 		free(text);
 	}
 	if (fd >= 0)
 		close(fd);
-	free(what);
 	free(path);
+	return rc;
+}
+
+static int
+file_store_get(struct keystore *ks, const char *name, int need_private,
+    struct keypair *out, char **cause)
+{
+	struct file_store *fs = ks->impl;
+	char *what;
+	json_t *doc;
+	int rc;
+
+	if (file_store_read(fs, name, 1, &doc, cause) != 0)
+		return -1;
+	what = xasprintf("key file %s/%s", fs->dir, name);
+	rc = keypair_from_json(doc, what, need_private, out, cause);
+	keypair_json_wipe(doc);
+	json_decref(doc);
+	free(what);
+	return rc;
+}
+
+static int
+file_store_field(struct keystore *ks, const char *name, const char *field,
+    char **value, char **cause)
+{
+	struct file_store *fs = ks->impl;
+	char *what;
+	json_t *doc;
+	int rc;
+
+	if (file_store_read(fs, name, 0, &doc, cause) != 0)
+		return -1;
+	what = xasprintf("secret file %s/%s", fs->dir, name);
+	rc = keystore_data_field(doc, what, field, value, cause);
+	keypair_json_wipe(doc);
+	json_decref(doc);
+	free(what);
 	return rc;
 }
 
@@ -144,6 +179,7 @@ file_store_close(struct keystore *ks)
 static const struct keystore_ops file_store_ops = {
 	file_store_get,
 	file_store_put,
+	file_store_field,
 	file_store_close,
 };
 

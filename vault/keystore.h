@@ -18,6 +18,12 @@ struct keystore_ops {
 	/* Writes name's keypair; *replaced is 1 if one existed before. */
 	int (*put)(struct keystore *, const char *name,
 	    const struct keypair *, int *replaced, char **cause);
+	/*
+	 * Reads the string field of any secret name (a notification
+	 * target's password, say) into *value: caller wipes and frees.
+	 */
+	int (*field)(struct keystore *, const char *name, const char *field,
+	    char **value, char **cause);
 	void (*close)(struct keystore *);
 };
 
@@ -31,7 +37,20 @@ int keystore_get(struct keystore *, const char *name, int need_private,
     struct keypair *out, char **cause);
 int keystore_put(struct keystore *, const char *name,
     const struct keypair *, int *replaced, char **cause);
+/*
+ * The string field of secret name (not a keypair: any secret at
+ * <prefix>/<name>) in *value, which the caller wipes and frees; 0, or -1
+ * with *cause, which names the secret and field but never holds a value.
+ */
+int keystore_field(struct keystore *, const char *name, const char *field,
+    char **value, char **cause);
 void keystore_close(struct keystore *);
+/*
+ * For backends: field of a secret's data object, a non-empty string of at
+ * most KEYPAIR_FIELD_MAX bytes, copied into *value. what names the secret.
+ */
+int keystore_data_field(const json_t *data, const char *what,
+    const char *field, char **value, char **cause);
 
 /*
  * The file store in dir: <dir>/<name> holds the secret as JSON, mode 0600,

@@ -405,6 +405,45 @@ out:
 }
 
 static int
+vault_field(struct keystore *ks, const char *name, const char *field,
+    char **value, char **cause)
+{
+	struct vault_store *vs = ks->impl;
+	json_t *data = NULL;
+	char *what;
+	long version;
+	CURL *curl;
+	int rc = -1, found;
+
+	*value = NULL;
+	curl = curl_easy_init();
+	if (curl == NULL)
+		fatal("curl_easy_init failed");
+	what = xasprintf("secret %s/%s%s%s", vs->mount, vs->prefix,
+	    *vs->prefix != '\0' ? "/" : "", name);
+	pthread_mutex_lock(&vs->lock);
+	if (vault_ready(vs, curl, cause) != 0)
+		goto out;
+	found = vault_read(vs, curl, name, &data, &version, cause);
+	if (found < 0)
+		goto out;
+	if (found == 0) {
+		set_cause(cause, "no %s in Vault (404)", what);
+		goto out;
+	}
+	rc = keystore_data_field(data, what, field, value, cause);
+out:
+	pthread_mutex_unlock(&vs->lock);
+	if (data != NULL) {
+		keypair_json_wipe(data);
+		json_decref(data);
+	}
+	curl_easy_cleanup(curl);
+	free(what);
+	return rc;
+}
+
+static int
 vault_put(struct keystore *ks, const char *name, const struct keypair *kp,
     int *replaced, char **cause)
 {
@@ -497,6 +536,7 @@ vault_close(struct keystore *ks)
 static const struct keystore_ops vault_ops = {
 	vault_get,
 	vault_put,
+	vault_field,
 	vault_close,
 };
 

@@ -7,7 +7,10 @@
 # -> one recovery. Targets down -> backups unaffected, the failed sends
 # counted in /metrics. A short max-age passing with no backup -> stale in
 # inspect, status, metrics and a notification on bob; with bob's daemon
-# stopped, alice notices bob's volume going stale itself.
+# stopped, alice notices bob's volume going stale itself. A backup ends a
+# stale episode with one recovery, and staleness after it is told again. The json webhook's
+# URL, with a token in it, and the ping's come from the key store
+# ("secret:NAME#FIELD"): the receiver sees the token, no log holds it.
 . "$(dirname "$0")/lib.sh"
 e2e_init
 P=$PRIVATEER_BUILD/privateer
@@ -47,16 +50,24 @@ cat >"$shared/privateer.json" <<JSON
   "volumes": [ { "name": "data", "max_age": "50s" }, { "name": "quick" } ],
   "keys": { "store": "file" },
   "notify": [
-    { "type": "webhook", "url": "http://127.0.0.1:$hp/hook", "format": "json" },
+    { "type": "webhook", "url": "secret:hook#url", "format": "json" },
     { "type": "webhook", "url": "http://127.0.0.1:$hp/slack", "format": "slack",
       "events": ["failure", "recovery"] },
     { "type": "email", "url": "smtp://127.0.0.1:$sp", "from": "privateer@example.com",
       "to": ["ops@example.com", "oncall@example.com"], "events": ["failure", "recovery"] },
-    { "type": "ping", "url": "http://127.0.0.1:$hp/ping/2f9a", "events": ["success", "failure"] }
+    { "type": "ping", "url": "secret:hc", "events": ["success", "failure"] }
   ]
 }
 JSON
 "$P" --config "$shared/privateer.json" keygen --all >/dev/null
+# The secrets beside the keys, in the same store (mode 0600, as keys).
+token=tok-$RANDOM$RANDOM-5f2e
+hookpath="/hook?token=$token"
+put_secret() {	# put_secret NAME JSON
+	(umask 077; printf '%s\n' "$2" >"$shared/keys/$1")
+}
+put_secret hook "{\"url\": \"http://127.0.0.1:$hp$hookpath\"}"
+put_secret hc "{\"url\": \"http://127.0.0.1:$hp/ping/2f9a\"}"
 for h in alice bob; do mkdir -p "$E2E_TMP/$h/config"; cp -a "$shared/." "$E2E_TMP/$h/config/"; done
 e2e_start_dockerd alice
 e2e_install_plugin alice PRIVATEER_NAME=alice PRIVATEER_LISTEN_ADDRESS=127.0.0.1 \
@@ -96,12 +107,12 @@ for path in sys.argv[1:3]:
 print(n)
 PY
 }
-hook() { count "e['path'] == '/hook' and b.get('event') == '$1' and b.get('host') == '${2:-bob}'"; }
+hook() { count "e['path'] == '$hookpath' and b.get('event') == '$1' and b.get('host') == '${2:-bob}'"; }
 slack() { count "e['path'] == '/slack' and '$1 on ${2:-bob}' in b.get('text', '')"; }
 mail() { count "e['kind'] == 'smtp' and 'Subject: [privateer] $1 on ${2:-bob}: data' in e['data']"; }
 ping() { count "e['kind'] == 'http' and e['method'] == 'GET' and e['path'] == '/ping/2f9a$1'"; }
 stale_hook() {	# stale_hook VOLUME HOST CLIENT
-	count "e['path'] == '/hook' and b.get('event') == 'stale' and b.get('volume') == '$1' and b.get('host') == '$2' and b.get('client') == '$3' and b.get('server') == 'alice'"
+	count "e['path'] == '$hookpath' and b.get('event') == 'stale' and b.get('volume') == '$1' and b.get('host') == '$2' and b.get('client') == '$3' and b.get('server') == 'alice'"
 }
 metric() { curl -s --unix-socket "$1" http://plugin/metrics | awk -v m="$2" '$1 == m { print $2 }'; }
 
@@ -117,11 +128,14 @@ assert_eq "$(count "e['kind'] == 'smtp'")" "0" "mails after a success"
 e2e_log "alice stopped: exactly one failure notification per target, naming the cause"
 dk alice plugin disable -f privateer >/dev/null
 t0=$(date +%s)
+# The episode opens with a backup by hand, whose notification must say
+# when data last succeeded too; then the triggered one retries.
+B backup data >/dev/null 2>&1 && e2e_fail "a backup to a stopped alice succeeded"
 run_bb bob --rm -v data:/data -- sh -c 'echo two > /data/f'
 wait_for 60 "the failure webhook" '[ $(hook failure) -ge 1 ]'
 wait_for 60 "the failure on every target" '[ $(slack failure) -ge 1 ] && [ $(mail failure) -ge 1 ] && [ $(ping /fail) -ge 1 ]'
 [ $(($(date +%s) - t0)) -le 60 ] || e2e_fail "the failure took more than 60 s to be told"
-msg=$(count "e['path'] == '/hook' and b.get('event') == 'failure' and 'cannot connect to alice' in b.get('message', '') and b.get('volume') == 'data' and b.get('server') == 'alice' and b.get('client') == 'bob' and b.get('last_success', '').endswith('Z') and b.get('time', '').endswith('Z')")
+msg=$(count "e['path'] == '$hookpath' and b.get('event') == 'failure' and 'cannot connect to alice' in b.get('message', '') and b.get('volume') == 'data' and b.get('server') == 'alice' and b.get('client') == 'bob' and b.get('last_success', '').endswith('Z') and b.get('time', '').endswith('Z')")
 assert_eq "$msg" 1 "the failure body (event, host, volume, server, client, message naming the cause, last_success, time)"
 assert_eq "$(count "e['kind'] == 'smtp' and 'cannot connect to alice' in e['data'] and e['to'] == ['ops@example.com', 'oncall@example.com']")" 1 "the mail names the cause"
 assert_eq "$(count "e['path'] == '/slack' and 'cannot connect to alice' in b.get('text', '')")" 1 "slack names the cause"
@@ -155,13 +169,17 @@ run_bb bob --rm -v data:/data -- sh -c 'echo three > /data/f'
 wait_for 30 "a backup with the targets down" '[ "$(cat "$store/data/latest/f" 2>/dev/null)" = three ]'
 wait_for 30 "the failed sends counted" '[ "$(metric $(bsock) privateer_notifications_failed_total)" -gt ${before:-0} ]'
 plugin_log bob | grep -q 'notification .* failed' || e2e_fail "no failed send logged"
-plugin_log bob | grep -q "127.0.0.1:$hp/ping" && e2e_fail "a target's URL was logged"
+# (grep -c reads it all: grep -q could leave plugin_log a SIGPIPE, which
+# pipefail would turn into "not found".)
+[ "$(plugin_log bob | grep -c -- "127.0.0.1:$hp/ping")" = 0 ] || e2e_fail "a target's URL was logged"
+[ "$(plugin_log bob | grep -c -- "$token")" = 0 ] || e2e_fail "the webhook's token was logged"
 start_receiver http http2
 start_receiver smtp smtp2
 hp2=$(cat "$E2E_TMP/http2.port")
 sp2=$(cat "$E2E_TMP/smtp2.port")
 for h in alice bob; do
-	sed -i "s/127.0.0.1:$hp/127.0.0.1:$hp2/; s/127.0.0.1:$sp/127.0.0.1:$sp2/" "$E2E_TMP/$h/config/privateer.json"
+	sed -i "s/127.0.0.1:$hp/127.0.0.1:$hp2/; s/127.0.0.1:$sp/127.0.0.1:$sp2/" "$E2E_TMP/$h/config/privateer.json" \
+		"$E2E_TMP/$h/config/keys/hook" "$E2E_TMP/$h/config/keys/hc"
 done
 # The receivers now write http2.log/smtp2.log: count from those.
 mv "$E2E_TMP/http.log" "$E2E_TMP/http.old"; ln -s http2.log "$E2E_TMP/http.log"
@@ -179,10 +197,15 @@ assert_contains "$(B status quick)" "stale" "privateer status"
 assert_eq "$(metric "$(bsock)" 'privateer_backup_stale{volume="quick",server="alice"}')" 1 "privateer_backup_stale"
 assert_eq "$(metric "$(bsock)" 'privateer_backup_stale{volume="data",server="alice"}')" 0 "data is not stale"
 sleep 5
-assert_eq "$(count "e['path'] == '/hook' and b.get('event') == 'stale' and b.get('volume') == 'quick'")" 1 "one stale notification per episode"
-e2e_log "a backup ends the episode"
+assert_eq "$(count "e['path'] == '$hookpath' and b.get('event') == 'stale' and b.get('volume') == 'quick'")" 1 "one stale notification per episode"
+e2e_log "a backup ends the episode: one recovery; stale again later is a new episode, told"
+quick_hook() { count "e['path'] == '$hookpath' and b.get('event') == '$1' and b.get('volume') == 'quick' and b.get('host') == 'bob'"; }
 B backup quick >/dev/null
 wait_for 10 "quick no longer stale" '[ "$(metric "$(bsock)" "privateer_backup_stale{volume=\"quick\",server=\"alice\"}")" = 0 ]'
+wait_for 10 "quick's recovery" '[ $(quick_hook recovery) -ge 1 ]'
+assert_eq "$(count "e['path'] == '$hookpath' and b.get('event') == 'recovery' and b.get('volume') == 'quick' and 'no longer stale' in b.get('message', '')")" 1 "the recovery says the staleness ended"
+wait_for 30 "quick stale again, told again" '[ $(quick_hook stale) -ge 2 ]'
+assert_eq "$(quick_hook recovery) $(quick_hook stale)" "1 2" "quick's recoveries and stale notifications"
 
 e2e_log "bob's daemon stopped: alice notices bob's volume going stale"
 B backup data >/dev/null
@@ -197,3 +220,7 @@ assert_eq "$(metric "$asock" 'privateer_client_backup_stale{client="bob",volume=
 assert_contains "$(A status)" "data: " "alice's status lists bob's data"
 A status | grep -q 'data: .*stale' || e2e_fail "alice's status does not call bob's data stale: $(A status)"
 A status --json | grep -q '"stale": true' || e2e_fail "alice's status --json"
+for h in alice bob; do
+	[ "$(plugin_log $h | grep -c -- "$token")" = 0 ] || e2e_fail "the webhook's token is in $h's log"
+done
+[ "$(count "e['path'] == '$hookpath'")" -ge 1 ] || e2e_fail "the webhook did not receive its token"

@@ -6,7 +6,11 @@
  * records what it is asked to send: a failure is told once however many
  * retries fail, a success after it is one recovery, success is opt-in,
  * a restart (a new notify on the same state file) does not tell an
- * episode again, staleness and damage once per episode; a target that
+ * episode again, staleness and damage once per episode, the end of a
+ * stale episode a recovery (once, with a failure's, and not undone by the
+ * watcher's older view, across a restart too); what is owed when the
+ * plugin stops is sent after its restart, once; a removed volume's
+ * episodes end (notify_sweep); a target that
  * keeps failing is retried a few times and then counted; a ping gets
  * start only when it wants success. Also the "notify" section of
  * privateer.json, durations and max_age.
@@ -86,17 +90,23 @@ cfg_of(const char *text)
 static char state_file[64];
 
 static struct notify *
-start(const char *targets)
+start_retry(const char *targets, int retry_ms)
 {
 	char *text = xasprintf("{" FLEET ", \"notify\": %s}", targets);
 	struct config *cfg = cfg_of(text);
 	struct notify *n;
 
-	n = notify_start(state_file, fakes, 10);
+	n = notify_start(state_file, fakes, retry_ms);
 	notify_configure(n, cfg, "bob");
 	config_free(cfg);
 	free(text);
 	return n;
+}
+
+static struct notify *
+start(const char *targets)
+{
+	return start_retry(targets, 10);
 }
 
 static int
@@ -121,6 +131,23 @@ teardown(void **state)
 	(void)state;
 	unlink(state_file);
 	return 0;
+}
+
+/* Waits (5 s at most) until the fakes were asked to send count times. */
+static void
+wait_sent(int count)
+{
+	int i, now;
+
+	for (i = 0; i < 500; i++) {
+		pthread_mutex_lock(&sent_lock);
+		now = nsent;
+		pthread_mutex_unlock(&sent_lock);
+		if (now >= count)
+			return;
+		usleep(10000);
+	}
+	fail_msg("%d sends asked for, %d expected", now, count);
 }
 
 static void
@@ -223,18 +250,35 @@ test_slack_and_email(void **state)
 static void
 test_secret(void **state)
 {
-	char *s;
+	char *s, *cause = NULL;
 
 	(void)state;
 	setenv("TEST_NOTIFY_SECRET", "hunter2", 1);
-	s = notify_secret("$TEST_NOTIFY_SECRET");
+	assert_int_equal(notify_resolve("password", "$TEST_NOTIFY_SECRET",
+	    NULL, NULL, &s, NULL), 0);
 	assert_string_equal(s, "hunter2");
 	free(s);
-	s = notify_secret("literal");
+	assert_int_equal(notify_resolve("url", "literal", NULL, NULL, &s,
+	    NULL), 0);
 	assert_string_equal(s, "literal");
 	free(s);
+	assert_int_equal(notify_resolve("password", NULL, NULL, NULL, &s,
+	    NULL), 0);
+	assert_null(s);
 	unsetenv("TEST_NOTIFY_SECRET");
-	assert_null(notify_secret("$TEST_NOTIFY_SECRET"));
+	assert_int_equal(notify_resolve("password", "$TEST_NOTIFY_SECRET",
+	    NULL, NULL, &s, &cause), -1);
+	assert_null(s);
+	assert_string_equal(cause, "password: $TEST_NOTIFY_SECRET is not set");
+	free(cause);
+	cause = NULL;
+	/* A reference without a store: the reason, not a crash. */
+	assert_int_equal(notify_resolve("url", "secret:hook#url", NULL,
+	    "no Vault token", &s, &cause), -1);
+	assert_null(s);
+	assert_string_equal(cause, "url: secret:hook#url: key store "
+	    "unavailable: no Vault token");
+	free(cause);
 }
 
 /* ---- the state machine ---- */
@@ -312,6 +356,214 @@ test_restart_does_not_repeat(void **state)
 	assert_int_equal(notify_flush(n, 5000), 0);
 	notify_stop(n);
 	assert_int_equal(nsent, 4);
+}
+
+/*
+ * The end of a stale episode is a recovery, told to the targets that were
+ * told it was stale. On a client, a backup that succeeds ends both its
+ * failure and its staleness in one recovery; the watcher's view from
+ * before that success (older last_success) is not a new episode, across a
+ * restart too; staleness seen after it is.
+ */
+static void
+test_stale_recovery(void **state)
+{
+	struct notify *n;
+	const char *targets = "[{\"type\": \"webhook\", \"url\": "
+	    "\"http://all/\"}, {\"type\": \"webhook\", \"url\": "
+	    "\"http://fr/\", \"events\": [\"failure\", \"recovery\"]}]";
+
+	(void)state;
+	n = start(targets);
+	/* A server watching carol. */
+	assert_int_equal(notify_stale(n, "data", "alice", "carol", 1, 60, 5),
+	    1);
+	assert_int_equal(notify_stale(n, "data", "alice", "carol", 1, 60, 5),
+	    0);
+	assert_int_equal(notify_stale(n, "data", "alice", "carol", 0, 60,
+	    100), 1);
+	assert_int_equal(notify_stale(n, "data", "alice", "carol", 0, 60,
+	    100), 0);
+	assert_int_equal(notify_flush(n, 5000), 0);
+	assert_int_equal(nsent, 2);
+	assert_sent(0, "http://all/ stale data alice carol");
+	assert_sent(1, "http://all/ recovery data alice carol");
+
+	/* bob, failing and stale, then a backup succeeds at 200. */
+	assert_int_equal(notify_job(n, "backup", "data", "alice", NULL, 0,
+	    "down", 5), 2);
+	assert_int_equal(notify_stale(n, "data", "alice", NULL, 1, 60, 5), 1);
+	assert_int_equal(notify_job(n, "backup", "data", "alice", NULL, 1,
+	    NULL, 200), 2);
+	assert_int_equal(notify_stale(n, "data", "alice", NULL, 1, 60, 5), 0);
+	assert_int_equal(notify_flush(n, 5000), 0);
+	notify_stop(n);
+	assert_int_equal(nsent, 7);
+	assert_sent(5, "http://all/ recovery data alice bob");
+	assert_sent(6, "http://fr/ recovery data alice bob");
+
+	n = start(targets);
+	assert_int_equal(notify_stale(n, "data", "alice", NULL, 1, 60, 5), 0);
+	assert_int_equal(notify_stale(n, "data", "alice", NULL, 0, 60, 200),
+	    0);
+	/* Stale again after that success: a new episode. */
+	assert_int_equal(notify_stale(n, "data", "alice", NULL, 1, 60, 200),
+	    1);
+	/*
+	 * Only stale, then a success: one recovery, to the target that was
+	 * told it was stale. The success after it moves the mark: the
+	 * watcher's view from between the two is not a new episode.
+	 */
+	assert_int_equal(notify_job(n, "backup", "data", "alice", NULL, 1,
+	    NULL, 300), 1);
+	assert_int_equal(notify_job(n, "backup", "data", "alice", NULL, 1,
+	    NULL, 400), 0);
+	assert_int_equal(notify_stale(n, "data", "alice", NULL, 1, 60, 300),
+	    0);
+	assert_int_equal(notify_stale(n, "data", "alice", NULL, 0, 60, 400),
+	    0);
+	assert_int_equal(notify_flush(n, 5000), 0);
+	notify_stop(n);
+	assert_int_equal(nsent, 9);
+	assert_sent(7, "http://all/ stale data alice bob");
+	assert_sent(8, "http://all/ recovery data alice bob");
+}
+
+/*
+ * A notification not sent yet when the plugin stops (its target was down,
+ * the next attempt far off) is sent after the restart, once; one for a
+ * target that is gone by then is dropped. Success is not kept.
+ */
+static void
+test_restart_sends_what_is_owed(void **state)
+{
+	const char *targets = "[{\"type\": \"webhook\", \"url\": "
+	    "\"http://w/\", \"events\": [\"failure\", \"recovery\", "
+	    "\"success\"]}]";
+	struct notify *n;
+
+	(void)state;
+	fail_sends = 1;
+	n = start_retry(targets, 60000);
+	assert_int_equal(notify_job(n, "backup", "data", "alice", NULL, 0,
+	    "down", 5), 1);
+	assert_int_equal(notify_job(n, "backup", "db", "alice", NULL, 1,
+	    NULL, 5), 1);
+	/* First attempts made (and failed); the next ones a minute away. */
+	wait_sent(2);
+	notify_stop(n);
+	assert_int_equal(nsent, 2);
+
+	fail_sends = 0;
+	n = start(targets);
+	assert_int_equal(notify_flush(n, 5000), 0);
+	assert_int_equal(nsent, 3);
+	assert_sent(2, "http://w/ failure data alice bob");
+	/* Still one episode: its retries tell nothing. */
+	assert_int_equal(notify_job(n, "backup", "data", "alice", NULL, 0,
+	    "down", 5), 0);
+	assert_int_equal(notify_sent_total(n), 1);
+	notify_stop(n);
+
+	/* Sent: not again after the next restart. */
+	n = start(targets);
+	assert_int_equal(notify_flush(n, 5000), 0);
+	notify_stop(n);
+	assert_int_equal(nsent, 3);
+
+	/* Owed to a target that is gone: dropped, for good. */
+	fail_sends = 1;
+	n = start_retry(targets, 60000);
+	assert_int_equal(notify_job(n, "backup", "data", "alice", NULL, 1,
+	    NULL, 9), 2);
+	wait_sent(5);
+	notify_stop(n);
+	fail_sends = 0;
+	n = start("[{\"type\": \"webhook\", \"url\": \"http://other/\"}]");
+	assert_int_equal(notify_flush(n, 5000), 0);
+	notify_stop(n);
+	n = start(targets);
+	assert_int_equal(notify_flush(n, 5000), 0);
+	notify_stop(n);
+	assert_int_equal(nsent, 5);
+}
+
+/*
+ * Records and episodes that make no sense (a damaged notify.json) are
+ * dropped, not sent, and not a crash.
+ */
+static void
+test_unsent_damaged(void **state)
+{
+	static const char text[] = "{\"backup/data/alice\": \"failing\", "
+	    "\"backup/db/alice\": 5, "
+	    "\"unsent\": {\"1\": {\"event\": 7}, \"x\": {\"event\": "
+	    "\"failure\"}, \"2\": [], \"3\": {\"event\": \"success\", "
+	    "\"target\": 5}, \"4\": {\"event\": \"nonsense\"}}}";
+	struct notify *n;
+
+	(void)state;
+	assert_int_equal(write_file_atomic(state_file, text, strlen(text),
+	    0600, NULL), 0);
+	n = start("[{\"type\": \"webhook\", \"url\": \"http://w/\"}]");
+	assert_int_equal(notify_flush(n, 5000), 0);
+	/* The episode read beside them still holds; a damaged one not. */
+	assert_int_equal(notify_job(n, "backup", "data", "alice", NULL, 0,
+	    "down", 0), 0);
+	assert_int_equal(notify_job(n, "backup", "db", "alice", NULL, 0,
+	    "down", 0), 1);
+	assert_int_equal(notify_flush(n, 5000), 0);
+	notify_stop(n);
+	assert_int_equal(nsent, 1);
+}
+
+/*
+ * A volume removed takes its episodes along — after two sweeps that miss
+ * it, not one — so a new volume of the same name is told its own failure
+ * and staleness; other volumes' episodes and a server's clients' stay.
+ */
+static void
+test_sweep_removed_volume(void **state)
+{
+	json_t *names = json_pack("{s:b, s:b}", "db", 1, "data", 1);
+	json_t *without = json_pack("{s:b}", "db", 1);
+	struct notify *n;
+
+	(void)state;
+	n = start("[{\"type\": \"webhook\", \"url\": \"http://w/\"}]");
+	assert_int_equal(notify_job(n, "backup", "data", "alice", NULL, 0,
+	    "down", 0), 1);
+	assert_int_equal(notify_job(n, "backup", "db", "alice", NULL, 0,
+	    "down", 0), 1);
+	assert_int_equal(notify_stale(n, "data", "alice", NULL, 1, 60, 0), 1);
+	assert_int_equal(notify_stale(n, "data", "alice", "carol", 1, 60, 0),
+	    1);
+	notify_sweep(n, names);
+	/* data missed once: nothing ends yet (it may be brand new). */
+	notify_sweep(n, without);
+	notify_sweep(n, names);
+	notify_sweep(n, without);
+	assert_int_equal(notify_job(n, "backup", "data", "alice", NULL, 0,
+	    "down", 0), 0);
+	/* Missed twice in a row: removed. */
+	notify_sweep(n, without);
+	assert_int_equal(notify_job(n, "backup", "data", "alice", NULL, 0,
+	    "down", 0), 1);
+	assert_int_equal(notify_stale(n, "data", "alice", NULL, 1, 60, 0), 1);
+	assert_int_equal(notify_job(n, "backup", "db", "alice", NULL, 0,
+	    "down", 0), 0);
+	assert_int_equal(notify_stale(n, "data", "alice", "carol", 1, 60, 0),
+	    0);
+	assert_int_equal(notify_flush(n, 5000), 0);
+	notify_stop(n);
+	/* The end was persisted: a restart does not bring it back. */
+	n = start("[{\"type\": \"webhook\", \"url\": \"http://w/\"}]");
+	assert_int_equal(notify_job(n, "backup", "data", "alice", NULL, 0,
+	    "down", 0), 0);
+	notify_stop(n);
+	assert_int_equal(nsent, 6);
+	json_decref(names);
+	json_decref(without);
 }
 
 static void
@@ -500,6 +752,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_failure_once_then_recovery,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_does_not_repeat,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_recovery, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_restart_sends_what_is_owed,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unsent_damaged, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_removed_volume,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_filter, setup,
 		    teardown),
