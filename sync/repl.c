@@ -334,12 +334,20 @@ repl_common(struct repl_argv *a, const struct repl_self *self,
 static const char *
 repl_backup_meta(const char *src)
 {
-	int r = attrs_present(src);
+	struct timespec t0, t1;
+	int r;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = attrs_present(src);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (r < 0)
 		log_warn("backup of %s: cannot tell whether it has ACLs or "
 		    "extended attributes (%s): carrying them", src,
 		    strerror(errno));
+	else
+		log_info("backup of %s: %s ACLs or extended attributes "
+		    "(looked in %.2f s)", src, r ? "carrying" : "no",
+		    ts_seconds(&t0, &t1));
 	return r != 0 ? REPL_META_ATTRS : REPL_META;
 }
 

@@ -610,7 +610,7 @@ btrfs) echo "    (a writable btrfs snapshot of the last, rewritten in place: --i
 reflink) echo "    (a reflink clone of the last, rewritten in place: --inplace --delete)" ;;
 *) echo "    (unchanged files hard-linked to the last: --link-dest)" ;;
 esac
-echo "    syncfs before it is published; restores with -AX --inplace into an empty dir"
+echo "    syncfs before it is published (written back while rsync writes); restores with -AX into an empty dir (--inplace on btrfs), synced before they are handed over"
 echo "  mirror: rsync -a --delete --numeric-ids -e ssh (OpenSSH defaults, no compression)"
 echo "  rsnapshot: the same into <n>/ with --link-dest=../<n-1>"
 [ $HAVE_RESTIC = 1 ] && echo "  restic: backup/restore over sftp (same sshd), repository v2, compression auto" ||
@@ -722,12 +722,48 @@ steps_table() { # steps_table DATASET TITLE
 		}
 	}' "$B/medians"
 }
+# Where privateer's time went, from the two daemons' logs: bob's look for
+# ACLs and xattrs, alice's private copy (or "made ahead"), her rsync and
+# her sync before latest, bob's final sync of a restore; the rest of the
+# client's time is the connection, the transport and rsync's own start.
+where_time() { # where_time DATASET TITLE
+	local ds=$1
+	{
+		sed -n "s/.*snapshot of \($ds[0-9]*\) complete (copy \([0-9.]*\) s\(, made ahead\)\{0,1\}, rsync \([0-9.]*\) s, sync \([0-9.]*\) s.*/S \1 \2 \4 \5/p" "$B/alice/daemon.log"
+		sed -n "s/.*backup of .*\/\($ds[0-9]*\)\/data: .* (looked in \([0-9.]*\) s).*/A \1 \2/p" "$B/bob/daemon.log"
+		sed -n "s/.*restore into volume \($ds[0-9]*\)-restored done: .* in \([0-9.]*\) s (\([0-9.]*\) s of it the final sync).*/R \1 \2 \3/p" "$B/bob/daemon.log"
+	} | awk -v ds="$ds" -v title="$2" -v fs="${BENCH_FS:-ext4}" -v med="$B/medians" '
+	function median(list,   n, a, i, j, t) {
+		n = split(list, a, " ")
+		if (n == 0) return ""
+		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+		return a[int((n + 1) / 2)]
+	}
+	function cell(x) { return x == "" ? "-" : sprintf("%.2f s", x) }
+	$1 == "S" { k = (ns[$2]++ == 0) ? "initial" : "incremental"
+		copy[k] = copy[k] " " $3; rs[k] = rs[k] " " $4; sy[k] = sy[k] " " $5 }
+	$1 == "A" { k = (na[$2]++ == 0) ? "initial" : "incremental"; at[k] = at[k] " " $3 }
+	$1 == "R" { fin["restore"] = fin["restore"] " " $4 }
+	END {
+		while ((getline l < med) > 0) { split(l, f, " "); if (f[1] == ds && f[2] == "privateer") tot[f[3]] = f[4] }
+		print ""
+		printf "== where privateer'"'"'s time went on %s: %s (medians)\n", fs, title
+		printf "| step | client waits | looking for ACLs, xattrs | server copy of latest | server rsync | server sync | final sync (restore) |\n"
+		printf "|---|---|---|---|---|---|---|\n"
+		n = split("initial incremental restore", st, " ")
+		for (i = 1; i <= n; i++) { k = st[i]
+			printf "| %s | %s | %s | %s | %s | %s | %s |\n", k, cell(tot[k "_t"]), cell(median(at[k])),
+				cell(median(copy[k])), cell(median(rs[k])), cell(median(sy[k])), cell(median(fin[k])) }
+	}'
+}
 want pgdata && report pgdata "pgdata: PostgreSQL data directory, pgbench -i -s $SCALE ($(numfmt --to=si "$PG_BYTES")B, $PG_FILES files); change: pgbench -t $TX -c 1 --random-seed=42 ($PG_CHANGED files, $(numfmt --to=si "$PG_CHBYTES")B rewritten, $PG_DELETED deleted)"
 want pgdata && relay_cost pgdata
 want files && report files "files: $F_FILES real small files ($(numfmt --to=si "$F_BYTES")B); change: seeded 1% edit + 0.1% deleted + 0.1% added ($F_CHANGED files changed or new, $(numfmt --to=si "$F_CHBYTES")B in them, $F_DELETED deleted)"
 want files && relay_cost files
 want files && steps_table files "$F_FILES small files"
+want files && where_time files "$F_FILES small files"
 want pgdata && steps_table pgdata "PostgreSQL data"
+want pgdata && where_time pgdata "PostgreSQL data"
 if want pgdata; then
 	echo
 	echo "== wire compression, pgdata change, privateer's rsync command line through privateer transport"
