@@ -78,6 +78,17 @@ struct sshd {
 	int stopping;
 	struct sshd_conn *conns;	/* live connections */
 	struct sshd_stats stats;
+
+	/*
+	 * One flusher for the store's filesystem while any push writes
+	 * (common/flusher.h): twenty pushes at once need one syncfs every
+	 * 250 ms, not twenty. Under flush_lock (stopping it waits for a
+	 * syncfs: not under lock).
+	 */
+	pthread_mutex_t flush_lock;
+	struct flusher flusher;
+	int flush_fd;
+	unsigned flush_users;
 };
 
 struct sshd_conn {
@@ -374,14 +385,40 @@ sshd_argv_free(char **argv)
 
 /*
  * What to do alongside a child: read ahead of it (sync/prefetch.h), and
- * write back what it writes while it writes (common/flusher.h), so that
- * the sync a snapshot needs before it is published finds little left.
+ * write back what it writes to the store while it writes, so that the
+ * sync a snapshot needs before it is published finds little left.
  */
 struct sshd_ahead {
 	const char *dir;	/* NULL: nothing */
 	int flags;		/* PREFETCH_DATA: contents too */
-	const char *flush;	/* NULL: nothing */
+	int flush;		/* it writes into the store */
 };
+
+/* The store's flusher runs while at least one writer holds it. */
+static void
+sshd_flush_hold(struct sshd *srv)
+{
+	pthread_mutex_lock(&srv->flush_lock);
+	if (srv->flush_users++ == 0) {
+		srv->flush_fd = open(srv->root, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
+		if (srv->flush_fd >= 0)	/* else: the final sync does it */
+			flusher_start(&srv->flusher, srv->flush_fd);
+	}
+	pthread_mutex_unlock(&srv->flush_lock);
+}
+
+static void
+sshd_flush_release(struct sshd *srv)
+{
+	pthread_mutex_lock(&srv->flush_lock);
+	if (--srv->flush_users == 0 && srv->flush_fd >= 0) {
+		flusher_stop(&srv->flusher);
+		close(srv->flush_fd);
+		srv->flush_fd = -1;
+	}
+	pthread_mutex_unlock(&srv->flush_lock);
+}
 
 /*
  * Runs path (argv, in cwd) with its stdio relayed over ch until it exits,
@@ -397,11 +434,9 @@ sshd_relay_child(struct sshd_conn *c, ssh_channel ch, const char *who,
 	struct sshd *srv = c->srv;
 	struct sshd_child child = { -1, 0, 0 };
 	struct prefetch *pf = NULL;
-	struct flusher fl;
 	struct relay r;
 	struct child sp;
 	char *why = NULL;
-	int flush_fd = -1;
 
 	if (child_start(path, argv, child_clean_env, cwd, -1, -1, &sp,
 	    cause) != 0)
@@ -409,10 +444,8 @@ sshd_relay_child(struct sshd_conn *c, ssh_channel ch, const char *who,
 	child.pid = sp.pid;
 	if (ahead != NULL && ahead->dir != NULL)
 		pf = prefetch_start(ahead->dir, sp.pid, 0, ahead->flags);
-	if (ahead != NULL && ahead->flush != NULL &&
-	    (flush_fd = open(ahead->flush, O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) >= 0)
-		flusher_start(&fl, flush_fd);	/* else: the final sync */
+	if (ahead != NULL && ahead->flush)
+		sshd_flush_hold(srv);
 	pthread_mutex_lock(&srv->lock);
 	c->child = sp.pid;
 	pthread_mutex_unlock(&srv->lock);
@@ -439,10 +472,8 @@ sshd_relay_child(struct sshd_conn *c, ssh_channel ch, const char *who,
 		sp.pid = child.pid;
 		child.status = child_wait(&sp);
 	}
-	if (flush_fd >= 0) {
-		flusher_stop(&fl);
-		close(flush_fd);
-	}
+	if (ahead != NULL && ahead->flush)
+		sshd_flush_release(srv);
 	if (pf != NULL) {
 		struct prefetch_stats ps;
 
@@ -590,7 +621,7 @@ sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
 	struct sshd *srv = c->srv;
 	struct snap_push push;
 	char *cwd = NULL, *cause = NULL, **argv = NULL, *msg, *basis = NULL;
-	struct sshd_ahead ahead = { NULL, 0, NULL };
+	struct sshd_ahead ahead = { NULL, 0, 0 };
 	int status = 1, pushing = 0, link, prepared = 0;
 	struct timespec t0, t1, t2;
 	uint64_t received = 0;
@@ -666,8 +697,7 @@ sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
 	    strncmp(push.link_dest, "../", 3) == 0)
 		ahead.dir = basis = xasprintf("%s/%s", push.dir,
 		    push.link_dest + 3);
-	if (pushing)
-		ahead.flush = push.partial;
+	ahead.flush = pushing;
 	status = sshd_relay_child(c, ch, who, srv->rsync, argv, cwd,
 	    &ahead, &received, &cause);
 	if (status < 0)
@@ -719,7 +749,7 @@ sshd_export(struct sshd_conn *c, ssh_channel ch, const char *who,
 {
 	struct sshd *srv = c->srv;
 	char *cwd = NULL, *cause = NULL, *argv[8];
-	struct sshd_ahead ahead = { NULL, PREFETCH_DATA, NULL };
+	struct sshd_ahead ahead = { NULL, PREFETCH_DATA, 0 };
 	uint64_t received;
 	int status = -1;
 
@@ -1063,6 +1093,8 @@ sshd_start(const struct sshd_config *cfg, char **cause)
 	int verbosity = SSH_LOG_NOLOG;
 
 	pthread_mutex_init(&srv->lock, NULL);
+	pthread_mutex_init(&srv->flush_lock, NULL);
+	srv->flush_fd = -1;
 	pthread_cond_init(&srv->cond, NULL);
 	srv->root = xstrdup(cfg->root);
 	srv->rsync = xstrdup(cfg->rsync);
@@ -1186,6 +1218,7 @@ sshd_stop(struct sshd *srv)
 	free(srv->local_volumes);
 	pthread_cond_destroy(&srv->cond);
 	pthread_mutex_destroy(&srv->lock);
+	pthread_mutex_destroy(&srv->flush_lock);
 	free(srv);
 }
 
