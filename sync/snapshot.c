@@ -153,9 +153,8 @@ snap_remove_unfinished(const char *dir, const char *name)
 	free(path);
 }
 
-/* Deletes what pushes that died left in dir (called under its lock). */
-static void
-snap_remove_partials(const char *dir)
+void
+snap_remove_prefixed(const char *dir, const char *prefix, const char *keep)
 {
 	struct dirent *de;
 	DIR *d;
@@ -164,10 +163,18 @@ snap_remove_partials(const char *dir)
 	if (d == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, ".partial-", 9) == 0)
+		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0 &&
+		    (keep == NULL || strcmp(de->d_name, keep) != 0))
 			snap_remove_unfinished(dir, de->d_name);
 	}
 	closedir(d);
+}
+
+/* Deletes what pushes that died left in dir (called under its lock). */
+static void
+snap_remove_partials(const char *dir)
+{
+	snap_remove_prefixed(dir, ".partial-", NULL);
 }
 
 int

@@ -24,6 +24,9 @@ char *snap_plain_mark(const char *dir, const char *id);
 void snap_latest_id(const char *dir, char out[SNAP_ID_LEN + 1]);
 /* Deletes name in dir, a push or prune that did not finish. */
 void snap_remove_unfinished(const char *dir, const char *name);
+/* The same for every name in dir that starts with prefix, but keep. */
+void snap_remove_prefixed(const char *dir, const char *prefix,
+    const char *keep);
 /*
  * Under dir's lock: renames the copy made ahead for latest ID id to
  * partial. 1 if it did, 0 if there was none (or it could not).

@@ -11,7 +11,6 @@
  */
 #include "snapshot_int.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -37,25 +36,6 @@ snap_next_take(const char *dir, const char *id, const char *partial)
 		    strerror(errno));
 	free(next);
 	return rc;
-}
-
-/* Deletes every copy made ahead in dir but the one for latest keep. */
-static void
-snap_next_remove_stale(const char *dir, const char *keep)
-{
-	struct dirent *de;
-	DIR *d;
-
-	d = opendir(dir);
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, SNAP_NEXT, strlen(SNAP_NEXT)) != 0 ||
-		    (strcmp(de->d_name + strlen(SNAP_NEXT), keep) == 0))
-			continue;
-		snap_remove_unfinished(dir, de->d_name);
-	}
-	closedir(d);
 }
 
 /* Clones latest id of dir into .next-<id>; under the lock. */
@@ -108,7 +88,7 @@ int
 snap_prepare_next(const struct snap_method *m, const char *root,
     const char *client, const char *volume, char **cause)
 {
-	char latest[SNAP_ID_LEN + 1], *dir, *lock, *next;
+	char latest[SNAP_ID_LEN + 1], *dir, *lock, *next, *keep;
 	struct stat st;
 	int fd, rc = 0;
 
@@ -123,12 +103,13 @@ snap_prepare_next(const struct snap_method *m, const char *root,
 	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0)
 		goto out;
 	snap_latest_id(dir, latest);
-	snap_next_remove_stale(dir, latest);
-	if (*latest == '\0')
-		goto out;
-	next = xasprintf("%s/%s%s", dir, SNAP_NEXT, latest);
-	if (lstat(next, &st) != 0)
+	/* One made for an older latest, or unfinished: gone. */
+	keep = xasprintf("%s%s", SNAP_NEXT, latest);
+	snap_remove_prefixed(dir, SNAP_NEXT, keep);
+	next = xasprintf("%s/%s", dir, keep);
+	if (*latest != '\0' && lstat(next, &st) != 0)
 		rc = snap_next_make(m, dir, latest, cause);
+	free(keep);
 	free(next);
 out:
 	if (fd >= 0)
