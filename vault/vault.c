@@ -364,42 +364,57 @@ out:
 	return rc;
 }
 
+/*
+ * The secret name as a JSON object (*data, to be wiped and freed): 1, 0
+ * if Vault has none (404), -1 with *cause. *what names its place.
+ */
 static int
-vault_get(struct keystore *ks, const char *name, int need_private,
-    struct keypair *out, char **cause)
+vault_fetch(struct vault_store *vs, const char *name, json_t **data,
+    char **what, char **cause)
 {
-	struct vault_store *vs = ks->impl;
-	json_t *data = NULL;
-	char *what;
 	long version;
 	CURL *curl;
-	int rc = -1, found;
+	int found = -1;
 
-	memset(out, 0, sizeof *out);
+	*data = NULL;
 	curl = curl_easy_init();
 	if (curl == NULL)
 		fatal("curl_easy_init failed");
-	what = xasprintf("%s/%s%s%s", vs->mount, vs->prefix,
+	*what = xasprintf("%s/%s%s%s", vs->mount, vs->prefix,
 	    *vs->prefix != '\0' ? "/" : "", name);
 	pthread_mutex_lock(&vs->lock);
-	if (vault_ready(vs, curl, cause) != 0)
-		goto out;
-	found = vault_read(vs, curl, name, &data, &version, cause);
-	if (found < 0)
-		goto out;
-	if (found == 0) {
-		set_cause(cause, "no key for %s at %s (404) — run privateer "
-		    "keygen %s", name, what, name);
-		goto out;
-	}
-	rc = keypair_from_json(data, what, need_private, out, cause);
-out:
+	if (vault_ready(vs, curl, cause) == 0)
+		found = vault_read(vs, curl, name, data, &version, cause);
 	pthread_mutex_unlock(&vs->lock);
+	curl_easy_cleanup(curl);
+	return found;
+}
+
+static void
+vault_data_free(json_t *data)
+{
 	if (data != NULL) {
 		keypair_json_wipe(data);
 		json_decref(data);
 	}
-	curl_easy_cleanup(curl);
+}
+
+static int
+vault_get(struct keystore *ks, const char *name, int need_private,
+    struct keypair *out, char **cause)
+{
+	json_t *data;
+	char *what;
+	int rc = -1, found;
+
+	memset(out, 0, sizeof *out);
+	found = vault_fetch(ks->impl, name, &data, &what, cause);
+	if (found == 0)
+		set_cause(cause, "no key for %s at %s (404) — run privateer "
+		    "keygen %s", name, what, name);
+	else if (found > 0)
+		rc = keypair_from_json(data, what, need_private, out, cause);
+	vault_data_free(data);
 	free(what);
 	return rc;
 }
@@ -408,37 +423,19 @@ static int
 vault_field(struct keystore *ks, const char *name, const char *field,
     char **value, char **cause)
 {
-	struct vault_store *vs = ks->impl;
-	json_t *data = NULL;
-	char *what;
-	long version;
-	CURL *curl;
+	json_t *data;
+	char *what, *secret;
 	int rc = -1, found;
 
 	*value = NULL;
-	curl = curl_easy_init();
-	if (curl == NULL)
-		fatal("curl_easy_init failed");
-	what = xasprintf("secret %s/%s%s%s", vs->mount, vs->prefix,
-	    *vs->prefix != '\0' ? "/" : "", name);
-	pthread_mutex_lock(&vs->lock);
-	if (vault_ready(vs, curl, cause) != 0)
-		goto out;
-	found = vault_read(vs, curl, name, &data, &version, cause);
-	if (found < 0)
-		goto out;
-	if (found == 0) {
-		set_cause(cause, "no %s in Vault (404)", what);
-		goto out;
-	}
-	rc = keystore_data_field(data, what, field, value, cause);
-out:
-	pthread_mutex_unlock(&vs->lock);
-	if (data != NULL) {
-		keypair_json_wipe(data);
-		json_decref(data);
-	}
-	curl_easy_cleanup(curl);
+	found = vault_fetch(ks->impl, name, &data, &what, cause);
+	secret = xasprintf("secret %s", what);
+	if (found == 0)
+		set_cause(cause, "no %s in Vault (404)", secret);
+	else if (found > 0)
+		rc = keystore_data_field(data, secret, field, value, cause);
+	vault_data_free(data);
+	free(secret);
 	free(what);
 	return rc;
 }
