@@ -180,7 +180,8 @@ phase() {
 	sleep 0.5 # the server reaps its sessions
 	cpu1=$(proc_cpu "$srv")
 	local peak after
-	peak=$(rss_watch_stop srv)
+	rss_watch_stop srv
+	peak=$RSS_PEAK
 	after=$(if [ -n "$tree" ]; then tree_rss_kib "$srv"; else proc_rss_kib "$srv"; fi)
 	printf '%s %s %s %s %s %s %s\n' "$who" "$ph" "$(sub "$t1" "$t0")" "$fails" "$(sub "$cpu1" "$cpu0")" \
 		"$peak" "$after" >>"$RESULTS"
@@ -212,11 +213,15 @@ phase sshd incremental
 log "== $NC restores at once"
 phase privateer restore
 phase sshd restore
+log "checking the $((2 * NC)) restored trees"
+same() { diff -r -q --no-dereference "$B/gen/files.changed" "$1" >/dev/null; }
 for c in "${CL[@]}"; do
-	diff -r -q --no-dereference "$B/gen/files.changed" "$B/$c/state/volumes/restored/data" >/dev/null ||
-		die "privateer: $c's restore differs from the source"
-	diff -r -q --no-dereference "$B/gen/files.changed" "$B/restore/$c" >/dev/null ||
-		die "sshd: $c's restore differs from the source"
+	same "$B/$c/state/volumes/restored/data" &
+	p1=$!
+	same "$B/restore/$c" &
+	p2=$!
+	wait $p1 || die "privateer: $c's restore differs from the source"
+	wait $p2 || die "sshd: $c's restore differs from the source"
 done
 sleep 3
 ALICE_IDLE1=$(proc_rss_kib "$ALICE_PID")

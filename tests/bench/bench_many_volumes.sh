@@ -247,7 +247,8 @@ t0=$(now)
 "$P" --socket "$B/bob/p.sock" --config "$B/bob/privateer.json" --as bob backup big >"$B/backup.out" 2>&1 ||
 	{ cat "$B/backup.out" >&2; die "the backup failed"; }
 row "alone wall_s $(sub "$(now)" "$t0")"
-row "alone peak_rss_kib $(rss_watch_stop bob)"
+rss_watch_stop bob
+row "alone peak_rss_kib $RSS_PEAK"
 sleep 2
 row "alone after_rss_kib $(proc_rss_kib "$BOB_PID")"
 big_volume big2
@@ -273,7 +274,8 @@ row "mixed all $(summary mixed)"
 row "mixed during_backup $during"
 row "backup wall_s $BACKUP_S"
 row "backup cpu_s $(sub "$(proc_cpu "$BOB_PID")" "$cpu0")"
-row "transfer peak_rss_kib $(rss_watch_stop bob)"
+rss_watch_stop bob
+row "transfer peak_rss_kib $RSS_PEAK"
 sleep 2
 row "after_transfer idle_rss_kib $(proc_rss_kib "$BOB_PID")"
 row "after_transfer idle_anon_kib $(proc_anon_kib "$BOB_PID")"

@@ -214,10 +214,12 @@ tree_rss_kib() {
 	echo "$sum"
 }
 # rss_watch_start NAME PID [tree]: samples the RSS every 50 ms into
-# $B/NAME.rss until rss_watch_stop NAME, which prints the peak in KiB.
+# $B/NAME.rss until rss_watch_stop NAME, which sets RSS_PEAK (KiB). Not
+# from a $(...) subshell: the sampler is this shell's child.
 rss_watch_start() {
 	local name=$1 pid=$2 how=${3:-}
 	: >"$B/$name.rss"
+	rm -f "$B/$name.rss.stop"
 	(
 		while kill -0 "$pid" 2>/dev/null && [ ! -e "$B/$name.rss.stop" ]; do
 			if [ "$how" = tree ]; then tree_rss_kib "$pid"; else proc_rss_kib "$pid"; fi
@@ -230,8 +232,7 @@ rss_watch_stop() {
 	local var=RSS_WATCH_$1
 	touch "$B/$1.rss.stop"
 	wait "${!var}" 2>/dev/null || true
-	rm -f "$B/$1.rss.stop"
-	sort -n "$B/$1.rss" | tail -1
+	RSS_PEAK=$(sort -n "$B/$1.rss" | tail -1)
 }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 # p50/p99 (nearest rank) of a file of numbers: "p50 p99 max"
