@@ -288,6 +288,7 @@ snap_begin_with(const struct snap_method *m, const char *root,
 	if (p->store->make_empty(p->partial, m->compress, cause) != 0)
 		goto fail;
 	p->in_place = m->in_place;
+	p->empty = 1;
 	return 0;
 fail:
 	snap_abort(p);

@@ -56,6 +56,7 @@ struct snap_push {
 	 */
 	const struct store_ops *store;
 	int in_place;
+	int empty;		/* a cow store's partial starts empty */
 	int prepared;		/* the copy was made ahead of the push */
 	double copy_seconds;	/* making the private copy took */
 };

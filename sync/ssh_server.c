@@ -314,8 +314,20 @@ sshd_argv(struct sshd *srv, const struct rsync_request *req,
 	argv[n++] = xstrdup("--server");
 	if (req->kind != RSYNC_PUSH)
 		argv[n++] = xstrdup("--sender");
-	for (i = 0; i < req->nopts; i++)
+	for (i = 0; i < req->nopts; i++) {
+		/*
+		 * Into an empty partial there is nothing to rewrite: on XFS,
+		 * new files written in place made 30000 small files 1.3-1.6x
+		 * slower to receive than rsync's temporary file and rename
+		 * (as restores were); btrfs gains a little from it. The
+		 * sender's side is the same either way with no basis file.
+		 */
+		if (push != NULL && push->empty && push->store != NULL &&
+		    push->store != &store_btrfs &&
+		    strcmp(req->opts[i], "--inplace") == 0)
+			continue;
 		argv[n++] = xstrdup(req->opts[i]);
+	}
 	argv[n++] = xstrdup("--numeric-ids");
 	/* Symlinks are stored munged and unmunged when sent back. */
 	argv[n++] = xstrdup("--munge-links");
