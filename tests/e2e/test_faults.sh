@@ -9,13 +9,15 @@
 # Faults: kill -9 of bob's plugin mid-backup, of alice's mid-backup;
 # dockerd restart mid-restore; disk full on alice mid-backup; disk full on
 # bob mid-restore; the network cut mid-backup (must fail within the
-# transport's bound); Vault sealed, then down, when bob's plugin starts;
-# carol down while a volume backs up to alice and carol.
+# transport's bound); Vault sealed (odd rounds) or down (even rounds) when
+# bob's plugin starts; carol down while a volume backs up to alice and
+# carol. A crash inside a metadata write is tests/unit/test_volume.c's.
 #
 # After each: bob's volumes unaltered (sha256 manifests before and after),
-# every snapshot alice had still there and unaltered, latest complete, the
-# error visible in `docker volume inspect` and `privateer status` with its
-# cause, and the next run succeeding with nobody doing anything.
+# every snapshot alice had still there and unaltered, latest complete, a
+# failed backup's cause in `docker volume inspect` and `privateer status`
+# (a restore being retried: Mount says so, the cause is in the log), and
+# the next run succeeding with nobody doing anything.
 #
 # FAULTS_ROUNDS=N repeats each fault N times at new random points (default
 # 1, what CI runs); FAULTS_MB sets the size of the big file (default 300);
@@ -318,7 +320,7 @@ fault_server_kill() {
 	use data
 	into_backup data
 	kill -KILL "$(e2e_plugin_pid alice)"
-	error_shown data alice "alice"
+	error_shown data alice "connection to alice lost"
 	e2e_wait_plugin_restart alice ""
 	check_intact data "killing alice's plugin"
 	check_bob_unaltered data "killing alice's plugin"
@@ -414,8 +416,8 @@ fault_vault() {
 	recovered data "Vault back" 120
 	# The plugin tries the key store every 30 s; the failed backup must
 	# not then wait out its backoff (3, 6, 12, 24, 48 s...).
-	e2e_log "the backup ran $((SECONDS - back)) s after Vault was back (bound: 42 s)"
-	[ $((SECONDS - back)) -le 42 ] || e2e_fail "the backup waited out its backoff after the keys loaded"
+	e2e_log "the backup ran $((SECONDS - back)) s after Vault was back (bound: 38 s; without running when the keys load: about 44 s)"
+	[ $((SECONDS - back)) -le 38 ] || e2e_fail "the backup waited out its backoff after the keys loaded"
 }
 
 fault_carol_down() {
