@@ -276,7 +276,12 @@ head -c 20000000 /dev/urandom >"$bvol/two/data/big"
 B backup two --server alice >/dev/null
 B backup two --server carol >/dev/null
 remember two
-e2e_log "a backup of ${MB} MB takes about ${TB} s; $ROUNDS round(s) of each fault (setup: $((SECONDS - T0)) s)"
+start=$SECONDS
+B restore data --server alice --to-volume probe >/dev/null
+TR=$((SECONDS - start))
+[ "$TR" -ge 1 ] || TR=1
+dk bob volume rm probe >/dev/null
+e2e_log "a backup of ${MB} MB takes about ${TB} s, a restore ${TR} s; $ROUNDS round(s) of each fault (setup: $((SECONDS - T0)) s)"
 
 # A restore of bob's data into a new volume NAME: created, then checked.
 restore_checked() {
@@ -292,7 +297,7 @@ restore_checked() {
 into_restore() {
 	local name=$1
 	wait_for 60 "the restore of $name to start" sh -c "ls -d '$bvol/$name'/restore-* >/dev/null 2>&1"
-	sleep "$(rand_delay "$TB" 5 60)"
+	sleep "$(rand_delay "$TR" 5 60)"
 	if ! ls -d "$bvol/$name"/restore-* >/dev/null 2>&1; then
 		missed=$((missed + 1))
 		e2e_log "(the restore ended before the fault: $missed so far)"
