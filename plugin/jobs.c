@@ -21,6 +21,8 @@
 
 #define JOBS_MAX_WORKERS 8
 #define JOBS_RETRY_CAP 3600
+/* How often a job that failed for want of keys looks for them. */
+#define JOBS_KEYS_POLL 2
 /* How long the catch-up at start waits for privateer.json to load. */
 #define JOBS_CATCHUP_WAIT_MS (120 * 1000)
 
@@ -32,6 +34,7 @@ struct job {
 	enum job_state state;
 	int again;		/* triggered while running */
 	unsigned attempts;	/* consecutive failures */
+	int no_keys;		/* failed while the keys were unavailable */
 	time_t not_before;
 	char *reason;
 	char *error;		/* last failure */
@@ -128,16 +131,44 @@ jobs_trigger(struct jobs *j, const char *volume, const char *server,
 	return queued;
 }
 
-/* The due queued job, or NULL and *wait_until the next due time. */
+/* Whether the keys are loaded (replication can start). */
+static int
+jobs_keys_ready(struct jobs *j)
+{
+	struct fleet_state *st;
+
+	st = fleet_acquire(j->fleet, NULL);
+	fleet_release(j->fleet, st);
+	return st != NULL;
+}
+
+/*
+ * The due queued job, or NULL and *wait_until the next due time. A job
+ * that failed for want of keys (Vault sealed or down) is due as soon as
+ * they load, whatever its backoff: the store coming back must not wait
+ * out an hour's retry; until then the workers look every few seconds.
+ */
 static struct job *
 jobs_next(struct jobs *j, time_t now, time_t *wait_until)
 {
 	struct job *job, *best = NULL;
+	int keys = -1;
 
 	*wait_until = 0;
 	for (job = j->list; job != NULL; job = job->next) {
 		if (job->state != JOB_QUEUED)
 			continue;
+		if (job->no_keys && job->not_before > now) {
+			if (keys == -1)
+				keys = jobs_keys_ready(j);
+			if (keys) {
+				job->no_keys = 0;
+				job->not_before = now;
+			} else if (job->not_before > now + JOBS_KEYS_POLL)
+				*wait_until = *wait_until == 0 ||
+				    now + JOBS_KEYS_POLL < *wait_until ?
+				    now + JOBS_KEYS_POLL : *wait_until;
+		}
 		if (job->not_before <= now) {
 			if (best == NULL || job->not_before < best->not_before)
 				best = job;
@@ -256,6 +287,7 @@ jobs_worker(void *arg)
 		job = jobs_find(j, volume, server);
 		if (job != NULL) {
 			if (rc != 0) {
+				job->no_keys = !jobs_keys_ready(j);
 				job->attempts++;
 				delay = (unsigned)j->retry_seconds;
 				for (unsigned k = 1; k < job->attempts &&
@@ -273,6 +305,7 @@ jobs_worker(void *arg)
 				    job->attempts, delay);
 			} else {
 				job->attempts = 0;
+				job->no_keys = 0;
 				free(job->error);
 				job->error = NULL;
 				job->state = job->again && !gone ? JOB_QUEUED :

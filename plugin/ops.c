@@ -737,6 +737,14 @@ ops_restorer_progress(void *arg, int percent, uint64_t bytes,
 	vol_restore_progress(r->reg, r->name, percent);
 }
 
+/* Whether rsync's error says this machine's disk is full. */
+static int
+ops_disk_full(const char *error)
+{
+	return error != NULL && (strstr(error, "No space left on device") !=
+	    NULL || strstr(error, "Disk quota exceeded") != NULL);
+}
+
 /* One attempt: 0 done, 1 worth retrying, -1 failed for good. */
 static int
 ops_restorer_try(struct ops_restorer *r, const struct vopts *o, char **cause)
@@ -778,8 +786,12 @@ ops_restorer_try(struct ops_restorer *r, const struct vopts *o, char **cause)
 	else {
 		set_cause(cause, "%s", res.error != NULL ? res.error :
 		    "rsync failed");
-		/* The transport failing may pass; rsync refusing will not. */
-		rc = res.status == 255 ? 1 : -1;
+		/*
+		 * The transport failing may pass, and so may a full disk
+		 * here (the staging directory is gone now, and what filled
+		 * the disk may go too); rsync refusing will not.
+		 */
+		rc = res.status == 255 || ops_disk_full(res.error) ? 1 : -1;
 	}
 	repl_result_free(&res);
 out:
