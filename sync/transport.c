@@ -39,15 +39,26 @@
 #define TRANSPORT_KEEPALIVE_SECONDS 15
 #define TRANSPORT_DEAD_SECONDS 60
 
-struct transport_keepalive {
-	ssh_session session;
-	time_t last;		/* monotonic seconds of the last one sent */
-};
-
 struct transport_watchdog {
 	int fd;			/* the session's socket */
 	char *server;		/* name, for the message */
+	/*
+	 * Set once the server's rsync has said something. Before that the
+	 * server may be busy for long without reading the session (waiting
+	 * for another push of the volume to end, making its private copy),
+	 * and answers no keepalive: rsync's own --timeout bounds that part.
+	 */
+	_Atomic int armed;
 };
+
+struct transport_keepalive {
+	ssh_session session;
+	time_t last;		/* monotonic seconds of the last one sent */
+	const struct relay *relay;
+	struct transport_watchdog *watchdog;
+};
+
+static struct transport_watchdog transport_watchdog;
 
 struct transport_secrets {
 	char *private_key;
@@ -150,6 +161,8 @@ transport_keepalive_tick(void *arg)
 	struct transport_keepalive *k = arg;
 	time_t now = transport_now();
 
+	if (!k->watchdog->armed && k->relay->received > 0)
+		k->watchdog->armed = 1;
 	if (now - k->last < TRANSPORT_KEEPALIVE_SECONDS)
 		return;
 	k->last = now;
@@ -170,7 +183,8 @@ transport_watchdog_main(void *arg)
 	for (;;) {
 		sleep(1);
 		len = sizeof ti;
-		if (getsockopt(w->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+		if (!w->armed ||
+		    getsockopt(w->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
 			continue;
 		if (ti.tcpi_last_data_recv < TRANSPORT_DEAD_SECONDS * 1000U)
 			continue;
@@ -188,15 +202,15 @@ transport_watchdog_main(void *arg)
 static void
 transport_watchdog_start(ssh_session session, const char *server)
 {
-	static struct transport_watchdog w;
+	struct transport_watchdog *w = &transport_watchdog;
 	pthread_attr_t attr;
 	pthread_t t;
 
-	w.fd = ssh_get_fd(session);
-	w.server = xstrdup(server);
+	w->fd = ssh_get_fd(session);
+	w->server = xstrdup(server);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, transport_watchdog_main, &w) != 0)
+	if (pthread_create(&t, &attr, transport_watchdog_main, w) != 0)
 		fprintf(stderr, "privateer transport: cannot start the "
 		    "keepalive watchdog; a dead connection is noticed by "
 		    "rsync's timeout only\n");
@@ -327,6 +341,8 @@ transport_main(int argc, char **argv)
 	ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &timeout);
 	ka.session = session;
 	ka.last = transport_now();
+	ka.relay = &r;
+	ka.watchdog = &transport_watchdog;
 	transport_watchdog_start(session, sec.server);
 	memset(&r, 0, sizeof r);
 	r.tick = transport_keepalive_tick;
