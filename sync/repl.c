@@ -365,6 +365,14 @@ repl_backup_argv(struct repl_argv *a, const struct repl_self *self,
 		repl_add(a, xstrdup("--inplace"));
 		repl_add(a, xstrdup("--delete"));
 	}
+	/*
+	 * rsync's quick check compares times in whole seconds: a file
+	 * rewritten at the same size within the second of the last backup
+	 * would be taken as unchanged and its change lost (e2e_triggers
+	 * caught one). -1: nanoseconds too (servers keep them: rsync -t
+	 * carries them, and ext4, XFS and btrfs store them).
+	 */
+	repl_add(a, xstrdup("--modify-window=-1"));
 	/* zstd on the wire; rsync skips already-compressed file types. */
 	repl_add(a, xstrdup("--compress-choice=zstd"));
 	repl_add(a, xstrdup("--stats"));

@@ -725,6 +725,42 @@ test_restore_of_missing_snapshot(void **state)
 	free(dst);
 }
 
+/*
+ * A file rewritten at the same size within the same second as it was
+ * backed up: rsync's quick check in whole seconds took it as unchanged and
+ * the new snapshot kept the old content (seen in e2e_triggers). Times are
+ * set explicitly: the same second, another nanosecond.
+ */
+static void
+test_same_second_same_size_change(void **state)
+{
+	struct fixture *f = *state;
+	struct timespec ts[2];
+	char *p = xasprintf("%s/a.txt", f->src), *dst, buf[64];
+	FILE *in;
+	size_t n;
+
+	ts[0].tv_sec = ts[1].tv_sec = 1700000000;
+	ts[0].tv_nsec = ts[1].tv_nsec = 100000000;
+	put_file(p, "one\n", 0644);
+	assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+	backup_ok(f, "vol");
+	sleep(1);	/* a new second: a new snapshot ID */
+	put_file(p, "two\n", 0644);
+	ts[0].tv_nsec = ts[1].tv_nsec = 900000000;
+	assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+	backup_ok(f, "vol");
+	dst = restore_ok(f);
+	in = fopen(path("%s/a.txt", dst), "r");
+	assert_non_null(in);
+	n = fread(buf, 1, sizeof buf - 1, in);
+	fclose(in);
+	buf[n] = '\0';
+	assert_string_equal(buf, "two\n");
+	free(dst);
+	free(p);
+}
+
 int
 main(void)
 {
@@ -748,6 +784,8 @@ main(void)
 		    test_restore_of_missing_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_attrs_follow_the_volume, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_same_second_same_size_change, setup, teardown),
 	};
 
 	if (geteuid() != 0) {

@@ -58,6 +58,11 @@ static const struct accept_case accepted[] = {
 	    "--stats --numeric-ids . vol/", RSYNC_PUSH, NULL, "vol",
 	    NULL, 0, { FLAGS, "--timeout=600", "--compress-choice=zstd",
 	    "--stats", "--numeric-ids" } },
+	/* Times compared to the nanosecond (--modify-window=-1). */
+	{ "rsync --server " FLAGS " --timeout=600 -@-1 "
+	    "--compress-choice=zstd --numeric-ids . vol/", RSYNC_PUSH, NULL,
+	    "vol", NULL, 0, { FLAGS, "--timeout=600", "-@-1",
+	    "--compress-choice=zstd", "--numeric-ids" } },
 	/* Reads may delete on the client's side and prune. */
 	{ "rsync --server --sender -mlogtpre.iLsfxCIvu --delete-after . "
 	    "bob/vol/latest/", RSYNC_PULL, "bob", "vol", "latest", 0,
