@@ -667,6 +667,9 @@ repl_run(const struct repl_self *self, const struct repl_server *srv,
 			nanosleep(&pause, NULL);
 		}
 	}
+	/* The last word: a fast transfer may end within REPL_PROGRESS_MS. */
+	if (self->progress != NULL && obuf != NULL)
+		repl_progress(self, obuf, olen);
 	child_close(&sp);
 	res->status = child_wait(&sp);
 	prefetch_stop(pf);

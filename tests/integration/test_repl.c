@@ -761,6 +761,79 @@ test_same_second_same_size_change(void **state)
 	free(p);
 }
 
+struct heard {
+	int calls, percent;
+	uint64_t files;
+};
+
+static void
+hear_progress(void *arg, int percent, uint64_t bytes, uint64_t files)
+{
+	struct heard *h = arg;
+
+	(void)bytes;
+	h->calls++;
+	h->percent = percent;
+	h->files = files;
+}
+
+/*
+ * The caller hears the end of a transfer, however fast: a backup whose last
+ * progress came within the progress interval of the one before once ended
+ * on an early figure (and the CLI printed no progress line at all; seen in
+ * e2e_replication). A stand-in rsync writes 50%, then 100% and the
+ * statistics 30 ms later; then the real one, end to end.
+ */
+static void
+test_progress_reaches_the_end(void **state)
+{
+	struct fixture *f = *state;
+	struct repl_result res;
+	struct heard h = { 0, -1, 0 };
+	const char *real = f->self.rsync;
+	char *p, *fake = xasprintf("%s/fake-rsync", f->tmp);
+	FILE *out;
+	int i;
+
+	out = fopen(fake, "w");
+	assert_non_null(out);
+	fputs("#!/bin/sh\n"
+	    "printf '\\r  1,000  50%%  1.00MB/s  0:00:00 (xfr#1, to-chk=1/2)'\n"
+	    "sleep 0.03\n"
+	    "printf '\\r  2,000 100%%  1.00MB/s  0:00:00 (xfr#2, to-chk=0/2)"
+	    "\\n\\nNumber of regular files transferred: 2\\n"
+	    "Total bytes sent: 2,100\\n'\n", out);
+	assert_int_equal(fclose(out), 0);
+	assert_int_equal(chmod(fake, 0755), 0);
+	f->self.rsync = fake;
+	f->self.progress = hear_progress;
+	f->self.progress_arg = &h;
+	if (repl_backup(&f->self, &f->srv, "vol", f->src, &res) != 0)
+		fail_msg("backup failed (%d): %s", res.status, res.error);
+	assert_int_equal(res.files, 2);
+	assert_int_equal(h.percent, 100);
+	assert_int_equal(h.files, 2);
+	repl_result_free(&res);
+
+	f->self.rsync = real;
+	h.calls = 0;
+	h.percent = -1;
+	for (i = 0; i < 300; i++) {
+		p = xasprintf("%s/sub/many-%03d", f->src, i);
+		put_file(p, "a small file, one of many\n", 0644);
+		free(p);
+	}
+	if (repl_backup(&f->self, &f->srv, "vol", f->src, &res) != 0)
+		fail_msg("backup failed (%d): %s", res.status, res.error);
+	assert_true(h.calls > 0);
+	/* rsync counts the hard link in its total but sends it once: 99%. */
+	assert_true(h.percent >= 99);
+	assert_int_equal(h.files, res.files);
+	repl_result_free(&res);
+	f->self.progress = NULL;
+	free(fake);
+}
+
 int
 main(void)
 {
@@ -786,6 +859,8 @@ main(void)
 		    test_attrs_follow_the_volume, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_same_second_same_size_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_progress_reaches_the_end, setup, teardown),
 	};
 
 	if (geteuid() != 0) {
