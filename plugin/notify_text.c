@@ -65,11 +65,14 @@ notify_json_body(const struct notify_msg *m)
 char *
 notify_summary(const struct notify_msg *m)
 {
-	char *s, *clean;
+	char *s, *clean, *host;
 
+	/* One line, whatever a damaged state file held. */
 	clean = utf8_clean(m->message != NULL ? m->message : "");
+	host = utf8_clean(m->host != NULL ? m->host : "?");
 	s = xasprintf("privateer %s on %s: %s", notify_event_text(m->event),
-	    m->host != NULL ? m->host : "?", clean);
+	    host, clean);
+	free(host);
 	free(clean);
 	return s;
 }

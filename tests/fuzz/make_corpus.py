@@ -342,9 +342,69 @@ def seeds_tar():
         subprocess.run(["rm", "-rf", tmp])
 
 
+def fnv1a(text):
+    h = 14695981039346656037
+    for b in text.encode():
+        h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return "%016x" % h
+
+
+def seeds_manifest():
+    """Manifests as a server sends them (sync/manifest.h's format), for
+    fuzz_manifest's tree: a file a, a directory d, d/l and d/fifo."""
+    h = "5" * 64
+    good = ("privateer-manifest 1 20261205T101010Z\n"
+            "d 755 0 0 4096 1764929410.123456789 - .\n"
+            "f 644 0 0 6 1764929410.000000001 %s a\n"
+            "d 700 0 0 4096 1764929410.5 - d\n"
+            "l 777 0 0 10 1764929410.0 - d/l /rsyncd-munged/../outside\n"
+            "p 600 0 0 0 1764929410.0 - d/fifo\n" % h)
+    add("manifest", good)
+    add("manifest", good.replace(" a\n", " gone\n"))
+    add("manifest", "privateer-manifest 1 20261205T101010Z\n")
+    add("manifest", "privateer-manifest 1 x\nf 644 0 0 6 1.0 - ../outside\n"
+        "f 644 0 0 6 1.0 - /etc/passwd\nf 644 0 0 6 1.0 - d/l/x\n"
+        "l 777 0 0 1 1.0 - d/l ..%2foutside\n")
+    add("manifest", "privateer-manifest 1 x\nf 644 99999999999 -1 "
+        "18446744073709551615 -9223372036854775808.999999999 zz a%20b%0a%25 x y\n")
+    add("manifest", "privateer-manifest 1 x\nc 600 0 0 0 1.0 - a\n"
+        "b 600 0 0 0 1.0 - d\ns 600 0 0 0 1.0 - d/fifo\nd 777 0 0 0 1.0 - a\n")
+    add("manifest", "privateer-manifest 1 x\r\nf 644 0 0 6 1.0 - a\r\n\n\n")
+    add("manifest", "not a manifest\n")
+
+
+def seeds_notify():
+    """notify.json state files: episodes and what is owed, as notify.c
+    writes them, for fuzz_notify's two targets."""
+    hook = fnv1a("webhook\nhttps://hooks.example/x")
+    mail = fnv1a("email\nsmtp://mail.example:25")
+    rec = {"target": hook, "event": "failure", "last_success": 1764900000,
+           "time": 1764929410, "host": "bob", "volume": "data",
+           "server": "alice", "message": "rsync: connection unexpectedly "
+           "closed (0 bytes received so far) [sender]"}
+    add("notify", json.dumps({"backup/data/alice": "failing",
+                              "stale/bob/data/alice": "stale",
+                              "unsent": {"1": rec}}))
+    hostile = dict(rec, target=mail, message="line\r\nBcc: everyone@example.com"
+                   "\r\n\r\n.\r\nQUIT\u0000\u007f\u00e9\u2028",
+                   volume="a\nSubject: x", host="bob\r\nX: y")
+    add("notify", json.dumps({"unsent": {"2": hostile, "3": dict(rec, event="verify"),
+                                         "4": dict(rec, event="recovery", target=mail),
+                                         "0": rec, "x": rec,
+                                         "5": dict(rec, event="nonsense")}}))
+    add("notify", json.dumps({"unsent": {"7": {"target": hook, "event": "stale"}}}))
+    add("notify", json.dumps({"unsent": [1, 2], "verify/bob/data/alice": 3}))
+    add("notify", json.dumps({"unsent": {"18446744073709551615": dict(rec, time=-1,
+                                                                      last_success=2**62)}}))
+    add("notify", "[]")
+    add("notify", "{")
+
+
 if __name__ == "__main__":
     seeds_simple()
     seeds_api()
+    seeds_manifest()
+    seeds_notify()
     # New keys every time: only when there are none yet.
     if not os.path.isdir(os.path.join(OUT, "keyfile")) or "--keys" in sys.argv:
         seeds_keys()

@@ -23,7 +23,7 @@ set -u
 SECONDS_EACH=${1:-20}
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${PRIVATEER_FUZZ_BUILD:-$SRC/build-fuzz}
-ALL="api vopts config cron rsync vault_parse keyfile pack_import http name"
+ALL="api vopts config cron rsync vault_parse keyfile pack_import http name manifest notify"
 TARGETS=${FUZZ_TARGETS:-$ALL}
 NICE=${FUZZ_NICE:-0}
 
