@@ -476,6 +476,9 @@ repl_secrets(const struct repl_self *self, const struct repl_server *srv)
 		return -1;
 	doc = json_pack("{s:s, s:s, s:s}", "private", self->private_key,
 	    "host_key", srv->host_key, "server", srv->name);
+	if (self->dead_seconds > 0)
+		json_object_set_new(doc, "dead_seconds",
+		    json_integer(self->dead_seconds));
 	text = json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);
 	/* Far below the pipe's capacity, so this never blocks. */

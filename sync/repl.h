@@ -21,6 +21,9 @@ struct repl_self {
 	void (*progress)(void *arg, int percent, uint64_t bytes,
 	    uint64_t files);
 	void *progress_arg;
+	/* How long a silent server may be before the transport gives up
+	 * (0: its default, 60 s); for tests. */
+	int dead_seconds;
 };
 
 struct repl_server {

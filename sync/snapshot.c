@@ -51,6 +51,13 @@ snap_mark_kind(const char *name)
 
 /* Seconds a push waits for another push of the same volume. */
 static int snap_lock_seconds = 600;
+static int snap_commit_delay_ms;
+
+void
+snap_set_commit_delay(int ms)
+{
+	snap_commit_delay_ms = ms;
+}
 
 void
 snap_set_lock_wait(int seconds)
@@ -366,6 +373,12 @@ snap_commit(struct snap_push *p, char **cause)
 	char *final = xasprintf("%s/%s", p->dir, p->id);
 	int fd, rc = -1;
 
+	if (snap_commit_delay_ms > 0) {
+		struct timespec d = { snap_commit_delay_ms / 1000,
+		    (snap_commit_delay_ms % 1000) * 1000000L };
+
+		nanosleep(&d, NULL);
+	}
 	/* Everything rsync wrote reaches the disk before it is visible. */
 	fd = open(p->partial, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || syncfs(fd) != 0) {

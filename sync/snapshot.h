@@ -79,6 +79,8 @@ int snap_id_parse(const char *id, time_t *out);
  */
 /* How long snap_begin waits for the lock (default 600 s; tests use 0). */
 void snap_set_lock_wait(int seconds);
+/* For tests: snap_commit first waits ms, as a slow disk's sync would. */
+void snap_set_commit_delay(int ms);
 int snap_begin(const char *root, const char *client, const char *volume,
     struct snap_push *out, char **cause);
 /*

@@ -68,6 +68,7 @@ struct sshd {
 	size_t npeers;
 	int auth_seconds;
 	int max_sessions;
+	int keepalive_seconds;
 	int has_drop_d;
 	int has_confine_root;
 	int has_insecure_links;	/* and it is safe to use on pushes */
@@ -393,6 +394,66 @@ sshd_argv_free(char **argv)
 	for (i = 0; argv != NULL && argv[i] != NULL; i++)
 		free(argv[i]);
 	free(argv);
+}
+
+/*
+ * The session's voice while the connection's thread does something long
+ * without reading it (a push's commit: syncs and renames): an SSH_MSG_IGNORE
+ * every keepalive_seconds, so the client's watchdog, which ends a
+ * transport that hears nothing for 60 s, does not fail a backup whose
+ * commit is slow. The thread alone uses the session meanwhile.
+ */
+struct sshd_voice {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	ssh_session session;
+	int seconds;
+	int stop;
+};
+
+static void *
+sshd_voice_main(void *arg)
+{
+	struct sshd_voice *v = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&v->lock);
+	while (!v->stop) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += v->seconds;
+		if (pthread_cond_timedwait(&v->cond, &v->lock, &ts) ==
+		    ETIMEDOUT && !v->stop)
+			(void)ssh_send_ignore(v->session, "");
+	}
+	pthread_mutex_unlock(&v->lock);
+	return NULL;
+}
+
+/* snap_commit, the client kept hearing from us meanwhile. */
+static int
+sshd_commit(struct sshd_conn *c, struct snap_push *push, char **cause)
+{
+	struct sshd_voice v;
+	int rc, started;
+
+	memset(&v, 0, sizeof v);
+	pthread_mutex_init(&v.lock, NULL);
+	pthread_cond_init(&v.cond, NULL);
+	v.session = c->session;
+	v.seconds = c->srv->keepalive_seconds;
+	started = pthread_create(&v.thread, NULL, sshd_voice_main, &v) == 0;
+	rc = snap_commit(push, cause);
+	if (started) {
+		pthread_mutex_lock(&v.lock);
+		v.stop = 1;
+		pthread_cond_signal(&v.cond);
+		pthread_mutex_unlock(&v.lock);
+		pthread_join(v.thread, NULL);
+	}
+	pthread_cond_destroy(&v.cond);
+	pthread_mutex_destroy(&v.lock);
+	return rc;
 }
 
 /*
@@ -722,7 +783,7 @@ sshd_run(struct sshd_conn *c, ssh_channel ch, const char *who,
 			    "%d); no snapshot made", c->peer, who, req->volume,
 			    status);
 			snap_abort(&push);
-		} else if (snap_commit(&push, &cause) != 0) {
+		} else if (sshd_commit(c, &push, &cause) != 0) {
 			msg = xasprintf("privateer: the snapshot could not be "
 			    "completed: %s\n", cause);
 			ssh_channel_write_stderr(ch, msg, (uint32_t)strlen(msg));
@@ -1123,6 +1184,8 @@ sshd_start(const struct sshd_config *cfg, char **cause)
 	srv->policy = cfg->policy;
 	srv->auth_seconds = cfg->auth_seconds > 0 ? cfg->auth_seconds : 30;
 	srv->max_sessions = cfg->max_sessions > 0 ? cfg->max_sessions : 32;
+	srv->keepalive_seconds = cfg->keepalive_seconds > 0 ?
+	    cfg->keepalive_seconds : 15;
 	if (mkdir(srv->root, 0700) != 0 && errno != EEXIST) {
 		set_cause(cause, "creating %s: %s", srv->root, strerror(errno));
 		goto fail;

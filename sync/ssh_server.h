@@ -41,6 +41,10 @@ struct sshd_config {
 	int compress;			/* btrfs store: zstd on new snapshots */
 	int auth_seconds;		/* grace time; 0 = 30 */
 	int max_sessions;		/* 0 = 32 */
+	/* While a push is committed (synced, renamed) the session is not
+	 * read: the client hears something this often (0 = 15 s) so its
+	 * watchdog does not take a long sync for a dead connection. */
+	int keepalive_seconds;
 };
 
 struct sshd_stats {

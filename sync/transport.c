@@ -41,6 +41,7 @@
 
 struct transport_watchdog {
 	int fd;			/* the session's socket */
+	unsigned dead_seconds;	/* TRANSPORT_DEAD_SECONDS, or as told */
 	char *server;		/* name, for the message */
 	/*
 	 * Set once the server's rsync has said something. Before that the
@@ -64,6 +65,7 @@ struct transport_secrets {
 	char *private_key;
 	char *host_key;		/* pinned public key line */
 	char *server;		/* name, for messages */
+	int dead_seconds;	/* 0: TRANSPORT_DEAD_SECONDS (tests: fewer) */
 };
 
 static int
@@ -126,6 +128,10 @@ transport_read_secrets(int fd, struct transport_secrets *s, char **cause)
 	v = json_object_get(doc, "server");
 	s->server = xstrdup(json_is_string(v) ? json_string_value(v) :
 	    "the server");
+	v = json_object_get(doc, "dead_seconds");
+	if (json_is_integer(v) && json_integer_value(v) > 0 &&
+	    json_integer_value(v) <= 3600)
+		s->dead_seconds = (int)json_integer_value(v);
 	if (s->private_key == NULL || s->host_key == NULL) {
 		set_cause(cause, "key material on descriptor %d is incomplete",
 		    fd);
@@ -145,7 +151,18 @@ out:
 	return rc;
 }
 
-/* The relay's tick: a keepalive every TRANSPORT_KEEPALIVE_SECONDS. */
+/* Keepalives: TRANSPORT_KEEPALIVE_SECONDS apart, four to a dead verdict. */
+static unsigned
+transport_keepalive_every(const struct transport_watchdog *w)
+{
+	unsigned s = w->dead_seconds / 4;
+
+	if (s > TRANSPORT_KEEPALIVE_SECONDS)
+		s = TRANSPORT_KEEPALIVE_SECONDS;
+	return s > 0 ? s : 1;
+}
+
+/* The relay's tick: a keepalive every transport_keepalive_every(). */
 static time_t
 transport_now(void)
 {
@@ -163,7 +180,7 @@ transport_keepalive_tick(void *arg)
 
 	if (!k->watchdog->armed && k->relay->received > 0)
 		k->watchdog->armed = 1;
-	if (now - k->last < TRANSPORT_KEEPALIVE_SECONDS)
+	if (now - k->last < transport_keepalive_every(k->watchdog))
 		return;
 	k->last = now;
 	(void)ssh_send_keepalive(k->session);
@@ -186,13 +203,13 @@ transport_watchdog_main(void *arg)
 		if (!w->armed ||
 		    getsockopt(w->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
 			continue;
-		if (ti.tcpi_last_data_recv < TRANSPORT_DEAD_SECONDS * 1000U)
+		if (ti.tcpi_last_data_recv < w->dead_seconds * 1000U)
 			continue;
 		fprintf(stderr, "privateer transport: connection to %s lost: "
-		    "nothing received for %u s (keepalives every %d s "
-		    "unanswered; the limit is %d s)\n", w->server,
-		    ti.tcpi_last_data_recv / 1000, TRANSPORT_KEEPALIVE_SECONDS,
-		    TRANSPORT_DEAD_SECONDS);
+		    "nothing received for %u s (keepalives every %u s "
+		    "unanswered; the limit is %u s)\n", w->server,
+		    ti.tcpi_last_data_recv / 1000, transport_keepalive_every(w),
+		    w->dead_seconds);
 		_exit(255);
 	}
 	return NULL;
@@ -343,6 +360,8 @@ transport_main(int argc, char **argv)
 	ka.last = transport_now();
 	ka.relay = &r;
 	ka.watchdog = &transport_watchdog;
+	transport_watchdog.dead_seconds = sec.dead_seconds > 0 ?
+	    (unsigned)sec.dead_seconds : TRANSPORT_DEAD_SECONDS;
 	transport_watchdog_start(session, sec.server);
 	memset(&r, 0, sizeof r);
 	r.tick = transport_keepalive_tick;

@@ -190,6 +190,7 @@ setup(void **state)
 	cfg.root = f->root;
 	cfg.rsync = "/usr/bin/rsync";
 	cfg.policy.keep_all = 1;
+	cfg.keepalive_seconds = 1;
 	cfg.compress = 1;	/* on btrfs: btrfs.compression everywhere */
 	f->sshd = sshd_start(&cfg, &cause);
 	if (f->sshd == NULL)
@@ -834,6 +835,30 @@ test_progress_reaches_the_end(void **state)
 	free(fake);
 }
 
+/*
+ * A commit slower than the client's patience for silence: the server
+ * speaks while it syncs, so a backup that completes is not failed by the
+ * transport's watchdog. Here the transport gives up after 3 s of silence
+ * and the commit takes 6 s; without the server's voice the backup fails
+ * with "connection to alice lost".
+ */
+static void
+test_slow_commit_is_not_a_dead_connection(void **state)
+{
+	struct fixture *f = *state;
+	char **ids;
+	size_t n;
+
+	f->self.dead_seconds = 3;
+	snap_set_commit_delay(6000);
+	backup_ok(f, "vol");
+	snap_set_commit_delay(0);
+	f->self.dead_seconds = 0;
+	assert_int_equal(snap_list(f->root, "bob", "vol", &ids, &n, NULL), 0);
+	assert_int_equal(n, 1);
+	snap_list_free(ids, n);
+}
+
 int
 main(void)
 {
@@ -861,6 +886,9 @@ main(void)
 		    test_same_second_same_size_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_progress_reaches_the_end, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_slow_commit_is_not_a_dead_connection, setup,
+		    teardown),
 	};
 
 	if (geteuid() != 0) {
