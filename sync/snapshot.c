@@ -52,6 +52,13 @@ snap_mark_kind(const char *name)
 /* Seconds a push waits for another push of the same volume. */
 static int snap_lock_seconds = 600;
 static int snap_commit_delay_ms;
+static void (*snap_commit_hook)(void);
+
+void
+snap_set_commit_hook(void (*hook)(void))
+{
+	snap_commit_hook = hook;
+}
 
 void
 snap_set_commit_delay(int ms)
@@ -409,6 +416,8 @@ snap_commit(struct snap_push *p, char **cause)
 	}
 	if (snap_set_latest(p->dir, p->id, cause) != 0)
 		goto out;
+	if (snap_commit_hook != NULL)
+		snap_commit_hook();
 	rc = 0;
 out:
 	free(final);

@@ -81,6 +81,9 @@ int snap_id_parse(const char *id, time_t *out);
 void snap_set_lock_wait(int seconds);
 /* For tests: snap_commit first waits ms, as a slow disk's sync would. */
 void snap_set_commit_delay(int ms);
+/* For tests: called the moment a commit has made latest name the new
+ * snapshot (NULL: nothing), before anything else happens. */
+void snap_set_commit_hook(void (*hook)(void));
 int snap_begin(const char *root, const char *client, const char *volume,
     struct snap_push *out, char **cause);
 /*

@@ -2,7 +2,8 @@
 # Runs a test with its temporary files on a fresh loop-mounted filesystem,
 # so the replication server's snapshot store is that filesystem's:
 #   on_fs.sh btrfs|xfs|ext4 COMMAND [ARG...]
-# COMMAND sees PRIVATEER_TEST_TMP=<mount point>. Needs root (exit 77, a
+# COMMAND sees PRIVATEER_TEST_TMP=<mount point> and PRIVATEER_TEST_IMAGE
+# (the image, to mount again after a simulated crash). Needs root (exit 77, a
 # skip, without it); everything made is removed on exit.
 set -euo pipefail
 fs=$1
@@ -26,4 +27,4 @@ ext4) mkfs.ext4 -q -F "$T/image" ;;
 *) echo "on_fs: unknown filesystem $fs" >&2; exit 2 ;;
 esac
 mount -o loop "$T/image" "$T/mnt"
-PRIVATEER_TEST_TMP=$T/mnt "$@"
+PRIVATEER_TEST_TMP=$T/mnt PRIVATEER_TEST_IMAGE=$T/image "$@"

@@ -23,9 +23,11 @@
 #include <linux/fiemap.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
@@ -140,12 +142,36 @@ remove_snapshots(const char *root)
 	closedir(c);
 }
 
+/* (Re)starts the replication server of f on its port. */
+static void
+start_server(struct fixture *f)
+{
+	struct sshd_client client;
+	struct sshd_config cfg;
+	char *cause = NULL;
+
+	client.name = "bob";
+	client.public_key = f->client_key.public_key;
+	memset(&cfg, 0, sizeof cfg);
+	cfg.address = "127.0.0.1";
+	cfg.port = f->port;
+	cfg.host_key = f->server_key.private_key;
+	cfg.clients = &client;
+	cfg.nclients = 1;
+	cfg.root = f->root;
+	cfg.rsync = "/usr/bin/rsync";
+	cfg.policy.keep_all = 1;
+	cfg.keepalive_seconds = 1;
+	cfg.compress = 1;	/* on btrfs: btrfs.compression everywhere */
+	f->sshd = sshd_start(&cfg, &cause);
+	if (f->sshd == NULL)
+		fail_msg("sshd_start: %s", cause);
+}
+
 static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof *f);
-	struct sshd_client client;
-	struct sshd_config cfg;
 	char *cause = NULL, *p;
 
 	/* PRIVATEER_TEST_TMP: run it all on another filesystem (btrfs,
@@ -179,22 +205,7 @@ setup(void **state)
 	    path("%s/sub/escape", f->src)), 0);
 
 	f->port = free_port();
-	client.name = "bob";
-	client.public_key = f->client_key.public_key;
-	memset(&cfg, 0, sizeof cfg);
-	cfg.address = "127.0.0.1";
-	cfg.port = f->port;
-	cfg.host_key = f->server_key.private_key;
-	cfg.clients = &client;
-	cfg.nclients = 1;
-	cfg.root = f->root;
-	cfg.rsync = "/usr/bin/rsync";
-	cfg.policy.keep_all = 1;
-	cfg.keepalive_seconds = 1;
-	cfg.compress = 1;	/* on btrfs: btrfs.compression everywhere */
-	f->sshd = sshd_start(&cfg, &cause);
-	if (f->sshd == NULL)
-		fail_msg("sshd_start: %s", cause);
+	start_server(f);
 
 	f->self.name = "bob";
 	f->self.private_key = f->client_key.private_key;
@@ -859,6 +870,104 @@ test_slow_commit_is_not_a_dead_connection(void **state)
 	snap_list_free(ids, n);
 }
 
+/* XFS's shutdown ioctl (xfs_fs.h), without flushing its log. */
+#define TEST_XFS_IOC_GOINGDOWN _IOR('X', 125, uint32_t)
+#define TEST_XFS_GOING_NOLOGFLUSH 0x2
+#define TEST_XFS_MAGIC 0x58465342
+
+/*
+ * A power cut under the test's filesystem: XFS shut down without writing
+ * its log (what was not on disk is gone, as xfstests' godown does). Done
+ * the moment an operation returns, with the server still running.
+ */
+static void
+crash(void)
+{
+	uint32_t how = TEST_XFS_GOING_NOLOGFLUSH;
+	int fd = open(getenv("PRIVATEER_TEST_TMP"), O_RDONLY | O_DIRECTORY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ioctl(fd, TEST_XFS_IOC_GOINGDOWN, &how), 0);
+	close(fd);
+}
+
+/* After crash(): the server stopped, the filesystem mounted again. */
+static void
+remount(struct fixture *f)
+{
+	const char *mnt = getenv("PRIVATEER_TEST_TMP");
+	char *cmd;
+
+	sshd_stop(f->sshd);
+	f->sshd = NULL;
+	if (umount(mnt) != 0)
+		fail_msg("umount %s: %s", mnt, strerror(errno));
+	cmd = xasprintf("mount -o loop '%s' '%s'", getenv(
+	    "PRIVATEER_TEST_IMAGE"), mnt);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+}
+
+static void
+assert_file_text(const char *p, const char *want)
+{
+	char buf[256];
+	size_t n;
+	FILE *in = fopen(p, "r");
+
+	if (in == NULL)
+		fail_msg("%s: %s", p, strerror(errno));
+	n = fread(buf, 1, sizeof buf - 1, in);
+	fclose(in);
+	buf[n] = '\0';
+	assert_string_equal(buf, want);
+}
+
+/*
+ * What privateer answers "done" for is on disk: a snapshot before latest
+ * names it, a restored volume before the restore returns. Each is
+ * followed at once by a crash of the filesystem (XFS only, with
+ * on_fs.sh's image to mount again); without the syncs the snapshot, latest
+ * or the restored files are gone after it.
+ */
+static void
+test_done_means_on_disk(void **state)
+{
+	struct fixture *f = *state;
+	const char *mnt = getenv("PRIVATEER_TEST_TMP");
+	struct statfs sf;
+	char id[64], *dst;
+	ssize_t n;
+
+	if (mnt == NULL || getenv("PRIVATEER_TEST_IMAGE") == NULL ||
+	    statfs(mnt, &sf) != 0 || sf.f_type != TEST_XFS_MAGIC)
+		skip();
+	/* The crash the moment latest names it, before the server does
+	 * anything else (its later work syncs too, and would hide a
+	 * missing sync here). */
+	snap_set_commit_hook(crash);
+	backup_ok(f, "vol");
+	snap_set_commit_hook(NULL);
+	remount(f);
+	n = readlink(path("%s/bob/vol/latest", f->root), id, sizeof id - 1);
+	if (n <= 0)
+		fail_msg("no latest after the crash: %s", strerror(errno));
+	id[n] = '\0';
+	assert_file_text(path("%s/bob/vol/%s/a.txt", f->root, id), "alpha\n");
+	assert_file_text(path("%s/bob/vol/%s/sub/b.bin", f->root, id),
+	    "bravo bravo bravo\n");
+
+	start_server(f);
+	dst = restore_ok(f);
+	crash();
+	remount(f);
+	assert_file_text(path("%s/a.txt", dst), "alpha\n");
+	assert_file_text(path("%s/sub/b.bin", dst), "bravo bravo bravo\n");
+	assert_file_text(path("%s/hard", dst), "bravo bravo bravo\n");
+	free(dst);
+	start_server(f);
+}
+
 int
 main(void)
 {
@@ -889,6 +998,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_slow_commit_is_not_a_dead_connection, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_done_means_on_disk,
+		    setup, teardown),
 	};
 
 	if (geteuid() != 0) {
