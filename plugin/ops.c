@@ -825,6 +825,8 @@ ops_restorer_main(void *arg)
 				break;
 			log_warn("restore of volume %s, attempt %u: %s; trying "
 			    "again in %u s", r->name, attempt, cause, delay);
+			vol_restore_retrying(r->reg, r->name, (int)attempt,
+			    cause, time(NULL) + delay);
 			sleep(delay);
 			delay *= 2;
 		}

@@ -49,6 +49,11 @@ struct vol {
 	char *mountpoint;	/* <mount root>/<name> */
 	char *staging;		/* a restore in progress, or NULL */
 	int restore_percent;	/* of a pending restore-from */
+	/* A pending restore whose last attempt failed and will be tried
+	 * again: that attempt's number and error, the next one's time. */
+	int restore_failed_attempts;
+	char *restore_last_error;
+	time_t restore_next_attempt;
 
 	/*
 	 * Held by one change of this volume from start to end, I/O
@@ -218,6 +223,7 @@ vol_free(struct vol *v)
 	free(v->data);
 	free(v->mountpoint);
 	free(v->staging);
+	free(v->restore_last_error);
 	free(v);
 }
 
@@ -333,6 +339,21 @@ vol_restore_pending(const struct vol *v)
 		return 0;
 	state = json_string_value(json_object_get(v->meta.restore, "state"));
 	return state != NULL && strcmp(state, "pending") == 0;
+}
+
+/* Mount's answer while v's restore is pending: its progress, and what
+ * went wrong with the last attempt if it is being retried. */
+static void
+vol_still_restoring(const struct vol *v, const char *name, char **cause)
+{
+	if (v->restore_last_error != NULL)
+		set_cause(cause, "volume %s is still being restored (%d%%; "
+		    "attempt %d failed: %s; trying again)", name,
+		    v->restore_percent, v->restore_failed_attempts,
+		    v->restore_last_error);
+	else
+		set_cause(cause, "volume %s is still being restored (%d%%)",
+		    name, v->restore_percent);
 }
 
 static struct vol *
@@ -1054,8 +1075,7 @@ vol_wait_restored(struct vol_registry *reg, const char *name, char **cause)
 		if (!vol_restore_pending(v))
 			break;
 		if (timed_out) {
-			set_cause(cause, "volume %s is still being restored "
-			    "(%d%%)", name, v->restore_percent);
+			vol_still_restoring(v, name, cause);
 			rc = -1;
 			break;
 		}
@@ -1084,8 +1104,7 @@ vol_mount(struct vol_registry *reg, const char *name, const char *id,
 	if (v == NULL)
 		return -1;
 	if (vol_restore_pending(v)) {
-		set_cause(cause, "volume %s is still being restored (%d%%)",
-		    name, v->restore_percent);
+		vol_still_restoring(v, name, cause);
 		goto fail;
 	}
 	if (v->meta.restore != NULL && strcmp(json_string_value(
@@ -1279,6 +1298,21 @@ vol_status(const struct vol *v)
 			if (vol_restore_pending(v))
 				json_object_set_new(restore, "progress",
 				    json_integer(v->restore_percent));
+			if (vol_restore_pending(v) &&
+			    v->restore_last_error != NULL) {
+				char when[32];
+				struct tm tm;
+
+				gmtime_r(&v->restore_next_attempt, &tm);
+				strftime(when, sizeof when,
+				    "%Y-%m-%dT%H:%M:%SZ", &tm);
+				json_object_set_new(restore, "failed_attempts",
+				    json_integer(v->restore_failed_attempts));
+				json_object_set_new(restore, "last_error",
+				    json_string(v->restore_last_error));
+				json_object_set_new(restore, "next_attempt",
+				    json_string(when));
+			}
 		}
 		json_object_set_new(status, "restore", restore);
 	}
@@ -1623,6 +1657,24 @@ vol_pending_restores(struct vol_registry *reg)
 }
 
 void
+vol_restore_retrying(struct vol_registry *reg, const char *name,
+    int failed_attempts, const char *error, time_t next_attempt)
+{
+	struct vol *v;
+
+	pthread_mutex_lock(&reg->lock);
+	v = vol_find(reg, name);
+	if (v != NULL) {
+		free(v->restore_last_error);
+		v->restore_last_error = utf8_clip(error != NULL ? error :
+		    "failed", 2000);
+		v->restore_failed_attempts = failed_attempts;
+		v->restore_next_attempt = next_attempt;
+	}
+	pthread_mutex_unlock(&reg->lock);
+}
+
+void
 vol_restore_progress(struct vol_registry *reg, const char *name, int percent)
 {
 	struct vol *v;
@@ -1660,6 +1712,9 @@ vol_restore_finish(struct vol_registry *reg, const char *name, int ok,
 	vol_publish(v, &next);
 	if (ok)
 		v->restore_percent = 100;
+	free(v->restore_last_error);
+	v->restore_last_error = NULL;
+	v->restore_failed_attempts = 0;
 	pthread_cond_broadcast(&reg->restored);
 	vol_change_end(reg, v);
 	meta_free(&next);

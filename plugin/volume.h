@@ -136,6 +136,10 @@ json_t *vol_schedules(struct vol_registry *);
 json_t *vol_pending_restores(struct vol_registry *);
 void vol_restore_progress(struct vol_registry *, const char *name,
     int percent);
+/* The attempt numbered failed_attempts failed with error; another comes at
+ * next_attempt (shown by inspect and Mount until the restore finishes). */
+void vol_restore_retrying(struct vol_registry *, const char *name,
+    int failed_attempts, const char *error, time_t next_attempt);
 /* Marks the restore done, or failed with error; persisted. */
 int vol_restore_finish(struct vol_registry *, const char *name, int ok,
     const char *error, char **cause);

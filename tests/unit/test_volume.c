@@ -460,6 +460,49 @@ test_create_restore_status(void **state)
 	json_decref(v);
 }
 
+/*
+ * A restore being retried (a full disk, a server away) says so in inspect
+ * and at Mount — which attempt failed, why, when the next comes — not only
+ * "pending" until it fails for good; once it finishes, that is gone.
+ */
+static void
+test_restore_retry_shown(void **state)
+{
+	struct fixture *f = *state;
+	json_t *v, *restore;
+	char *mp = NULL, *cause = NULL;
+
+	create_ok(f, "r1", "{\"restore-from\": \"srv\"}");
+	vol_set_restore_wait(f->reg, 0);
+	vol_restore_retrying(f->reg, "r1", 2, "rsync: write failed on "
+	    "\"/x\": No space left on device (28)", 1767225600);
+	v = vol_get(f->reg, "r1", NULL);
+	restore = json_object_get(json_object_get(v, "Status"), "restore");
+	assert_int_equal(json_integer_value(json_object_get(restore,
+	    "failed_attempts")), 2);
+	assert_non_null(strstr(json_string_value(json_object_get(restore,
+	    "last_error")), "No space left on device"));
+	assert_string_equal(json_string_value(json_object_get(restore,
+	    "next_attempt")), "2026-01-01T00:00:00Z");
+	json_decref(v);
+	assert_int_equal(vol_mount(f->reg, "r1", "c1", &mp, &cause), -1);
+	assert_non_null(strstr(cause, "still being restored"));
+	assert_non_null(strstr(cause, "attempt 2 failed"));
+	assert_non_null(strstr(cause, "No space left on device"));
+	free(cause);
+	cause = NULL;
+
+	assert_int_equal(vol_restore_finish(f->reg, "r1", 0, "gave up",
+	    &cause), 0);
+	v = vol_get(f->reg, "r1", NULL);
+	restore = json_object_get(json_object_get(v, "Status"), "restore");
+	assert_null(json_object_get(restore, "last_error"));
+	assert_null(json_object_get(restore, "failed_attempts"));
+	assert_string_equal(json_string_value(json_object_get(restore,
+	    "error")), "gave up");
+	json_decref(v);
+}
+
 static void
 test_get_unknown(void **state)
 {
@@ -2085,6 +2128,7 @@ main(void)
 		T(test_open_layout),
 		T(test_create_list_get),
 		T(test_create_restore_status),
+		T(test_restore_retry_shown),
 		T(test_get_unknown),
 		T(test_create_twice),
 		T(test_create_twice_no_options),
