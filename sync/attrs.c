@@ -3,6 +3,13 @@
  * lists anything. Directories are walked by descriptor; on kernels with
  * listxattrat (6.13+) entries are asked about relative to their
  * directory, else by full path (llistxattr).
+ *
+ * Cold, each entry's inode is a disk read the walk waits for, one at a
+ * time: ATTRS_THREADS threads share the directories (a queue of paths), so
+ * the disk has several reads to do at once. 30000 small files, page cache
+ * dropped: btrfs 0.44 -> 0.28 s, ext4 0.25 -> 0.18 s (2026-12-05). A
+ * directory whose path is longer than PATH_MAX is walked below by
+ * descriptor, by the thread that found it.
  */
 #include "attrs.h"
 
@@ -10,6 +17,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -31,11 +40,66 @@ attrs_by_path(int on)
 	attrs_paths_only = on;
 }
 
+#define ATTRS_THREADS 8
+
+struct attrs_job {
+	char *path;
+	int depth;
+	struct attrs_job *next;
+};
+
+/* The directories still to walk, and the answer so far. */
+struct attrs_pool {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct attrs_job *jobs;
+	unsigned busy;		/* threads walking a directory */
+	int result;		/* 0 so far; 1 found; -1 error (err) */
+	int err;
+};
+
 struct attrs_walk {
 	char path[PATH_MAX];	/* for llistxattr when listxattrat is missing */
 	size_t len;
 	int at;			/* listxattrat works */
+	struct attrs_pool *pool;	/* subdirectories go there */
 };
+
+/* Queues the subdirectory w->path/name; 0, or -1 (no memory). */
+static int
+attrs_queue(struct attrs_walk *w, const char *name, int depth)
+{
+	struct attrs_job *j = malloc(sizeof *j);
+
+	if (j == NULL || (j->path = malloc(w->len + 1 + strlen(name) + 1)) ==
+	    NULL) {
+		free(j);
+		errno = ENOMEM;
+		return -1;
+	}
+	memcpy(j->path, w->path, w->len);
+	j->path[w->len] = '/';
+	strcpy(j->path + w->len + 1, name);
+	j->depth = depth;
+	pthread_mutex_lock(&w->pool->lock);
+	j->next = w->pool->jobs;
+	w->pool->jobs = j;
+	pthread_cond_signal(&w->pool->cond);
+	pthread_mutex_unlock(&w->pool->lock);
+	return 0;
+}
+
+/* Whether another thread has the answer already. */
+static int
+attrs_decided(struct attrs_pool *pool)
+{
+	int r;
+
+	pthread_mutex_lock(&pool->lock);
+	r = pool->result;
+	pthread_mutex_unlock(&pool->lock);
+	return r != 0;
+}
 
 /* >0 if name (in dfd, at w->path) lists attributes, 0 if not, -1 error. */
 static int
@@ -93,6 +157,8 @@ attrs_dir(struct attrs_walk *w, int dfd, int depth)
 		return -1;
 	}
 	while (r == 0) {
+		if (w->pool != NULL && attrs_decided(w->pool))
+			break;
 		errno = 0;
 		de = readdir(d);
 		if (de == NULL) {
@@ -119,6 +185,16 @@ attrs_dir(struct attrs_walk *w, int dfd, int depth)
 		}
 		if (!isdir)
 			continue;
+		/* Another thread's, when its path can be written down. */
+		if (w->pool != NULL && w->len + 1 + strlen(de->d_name) <
+		    sizeof w->path) {
+			if (depth + 1 > ATTRS_MAX_DEPTH) {
+				errno = ELOOP;
+				r = -1;
+			} else
+				r = attrs_queue(w, de->d_name, depth + 1);
+			continue;
+		}
 		fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY |
 		    O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
@@ -145,28 +221,118 @@ attrs_dir(struct attrs_walk *w, int dfd, int depth)
 	return r;
 }
 
+/* One directory of the queue: its entries; its subdirectories queued. */
+static int
+attrs_job_walk(struct attrs_pool *pool, const struct attrs_job *j)
+{
+	struct attrs_walk *w = malloc(sizeof *w);
+	int fd, r;
+
+	if (w == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	w->len = strlen(j->path);
+	memcpy(w->path, j->path, w->len + 1);
+	w->at = !attrs_paths_only;
+	w->pool = pool;
+	fd = open(j->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		r = errno == ENOENT ? 0 : -1;	/* gone since readdir */
+	else
+		r = attrs_dir(w, fd, j->depth);
+	free(w);
+	return r;
+}
+
+static void *
+attrs_worker(void *arg)
+{
+	struct attrs_pool *pool = arg;
+	struct attrs_job *j;
+	int r, e;
+
+	pthread_mutex_lock(&pool->lock);
+	for (;;) {
+		while (pool->jobs == NULL && pool->busy > 0 &&
+		    pool->result == 0)
+			pthread_cond_wait(&pool->cond, &pool->lock);
+		if (pool->result != 0 || pool->jobs == NULL)
+			break;		/* decided, or nothing left anywhere */
+		j = pool->jobs;
+		pool->jobs = j->next;
+		pool->busy++;
+		pthread_mutex_unlock(&pool->lock);
+		r = attrs_job_walk(pool, j);
+		e = errno;
+		free(j->path);
+		free(j);
+		pthread_mutex_lock(&pool->lock);
+		pool->busy--;
+		if (r != 0 && pool->result == 0) {
+			pool->result = r;
+			pool->err = e;
+		}
+		pthread_cond_broadcast(&pool->cond);
+	}
+	pthread_cond_broadcast(&pool->cond);
+	pthread_mutex_unlock(&pool->lock);
+	return NULL;
+}
+
 int
 attrs_present(const char *dir)
 {
-	struct attrs_walk w;
+	struct attrs_pool pool;
+	struct attrs_job *j;
+	pthread_t t[ATTRS_THREADS - 1];
+	int i, started = 0;
 	ssize_t n;
-	int fd;
 
-	if (strlen(dir) >= sizeof w.path) {
+	if (strlen(dir) >= PATH_MAX) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	strcpy(w.path, dir);
-	w.len = strlen(dir);
-	w.at = !attrs_paths_only;
 	/* The top directory's own attributes travel too. */
 	n = llistxattr(dir, NULL, 0);
 	if (n > 0)
 		return 1;
 	if (n < 0 && errno != ENOTSUP)
 		return -1;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	memset(&pool, 0, sizeof pool);
+	pthread_mutex_init(&pool.lock, NULL);
+	pthread_cond_init(&pool.cond, NULL);
+	j = calloc(1, sizeof *j);
+	if (j == NULL || (j->path = strdup(dir)) == NULL) {
+		free(j);
+		errno = ENOMEM;
 		return -1;
-	return attrs_dir(&w, fd, 0);
+	}
+	/* The top must open (it is not "gone since readdir"). */
+	i = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (i < 0) {
+		free(j->path);
+		free(j);
+		return -1;
+	}
+	close(i);
+	pool.jobs = j;
+	for (i = 0; i < ATTRS_THREADS - 1; i++) {
+		if (pthread_create(&t[started], NULL, attrs_worker, &pool) ==
+		    0)
+			started++;
+	}
+	attrs_worker(&pool);	/* this thread walks too */
+	for (i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	while ((j = pool.jobs) != NULL) {	/* left when decided early */
+		pool.jobs = j->next;
+		free(j->path);
+		free(j);
+	}
+	pthread_cond_destroy(&pool.cond);
+	pthread_mutex_destroy(&pool.lock);
+	if (pool.result < 0)
+		errno = pool.err;
+	return pool.result;
 }
