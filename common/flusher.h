@@ -9,17 +9,13 @@
 #ifndef PRIVATEER_FLUSHER_H
 #define PRIVATEER_FLUSHER_H
 
-#include <pthread.h>
+#include "ticker.h"
 
 #define FLUSHER_MS 250
 
 struct flusher {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
+	struct ticker ticker;
 	int fd;			/* any descriptor on the filesystem */
-	int stop;
-	int running;
 };
 
 /* Starts syncing fd's filesystem in the background; if no thread can be

@@ -38,6 +38,7 @@
 #include "sshkey.h"
 #include "child.h"
 #include "flusher.h"
+#include "ticker.h"
 #include "util.h"
 
 /* Where rsync --munge-links points every stored symlink. */
@@ -401,58 +402,25 @@ sshd_argv_free(char **argv)
  * without reading it (a push's commit: syncs and renames): an SSH_MSG_IGNORE
  * every keepalive_seconds, so the client's watchdog, which ends a
  * transport that hears nothing for 60 s, does not fail a backup whose
- * commit is slow. The thread alone uses the session meanwhile.
+ * commit is slow. The ticker's thread alone uses the session meanwhile.
  */
-struct sshd_voice {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	ssh_session session;
-	int seconds;
-	int stop;
-};
-
-static void *
-sshd_voice_main(void *arg)
+static void
+sshd_voice(void *session)
 {
-	struct sshd_voice *v = arg;
-	struct timespec ts;
-
-	pthread_mutex_lock(&v->lock);
-	while (!v->stop) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += v->seconds;
-		if (pthread_cond_timedwait(&v->cond, &v->lock, &ts) ==
-		    ETIMEDOUT && !v->stop)
-			(void)ssh_send_ignore(v->session, "");
-	}
-	pthread_mutex_unlock(&v->lock);
-	return NULL;
+	(void)ssh_send_ignore(session, "");
 }
 
 /* snap_commit, the client kept hearing from us meanwhile. */
 static int
 sshd_commit(struct sshd_conn *c, struct snap_push *push, char **cause)
 {
-	struct sshd_voice v;
-	int rc, started;
+	struct ticker voice;
+	int rc;
 
-	memset(&v, 0, sizeof v);
-	pthread_mutex_init(&v.lock, NULL);
-	pthread_cond_init(&v.cond, NULL);
-	v.session = c->session;
-	v.seconds = c->srv->keepalive_seconds;
-	started = pthread_create(&v.thread, NULL, sshd_voice_main, &v) == 0;
+	(void)ticker_start(&voice, c->srv->keepalive_seconds * 1000L, 0,
+	    sshd_voice, c->session);
 	rc = snap_commit(push, cause);
-	if (started) {
-		pthread_mutex_lock(&v.lock);
-		v.stop = 1;
-		pthread_cond_signal(&v.cond);
-		pthread_mutex_unlock(&v.lock);
-		pthread_join(v.thread, NULL);
-	}
-	pthread_cond_destroy(&v.cond);
-	pthread_mutex_destroy(&v.lock);
+	ticker_stop(&voice);
 	return rc;
 }
 
