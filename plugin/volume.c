@@ -341,6 +341,16 @@ vol_restore_pending(const struct vol *v)
 	return state != NULL && strcmp(state, "pending") == 0;
 }
 
+/* t as RFC 3339 UTC, as inspect shows times. */
+static void
+vol_time(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 /* Mount's answer while v's restore is pending: its progress, and what
  * went wrong with the last attempt if it is being retried. */
 static void
@@ -1301,11 +1311,9 @@ vol_status(const struct vol *v)
 			if (vol_restore_pending(v) &&
 			    v->restore_last_error != NULL) {
 				char when[32];
-				struct tm tm;
 
-				gmtime_r(&v->restore_next_attempt, &tm);
-				strftime(when, sizeof when,
-				    "%Y-%m-%dT%H:%M:%SZ", &tm);
+				vol_time(v->restore_next_attempt, when,
+				    sizeof when);
 				json_object_set_new(restore, "failed_attempts",
 				    json_integer(v->restore_failed_attempts));
 				json_object_set_new(restore, "last_error",
@@ -1323,15 +1331,13 @@ json_t *
 vol_get(struct vol_registry *reg, const char *name, char **cause)
 {
 	struct vol *v;
-	struct tm tm;
 	char created[32];
 	json_t *j = NULL;
 
 	pthread_mutex_lock(&reg->lock);
 	v = vol_lookup(reg, name, cause);
 	if (v != NULL) {
-		gmtime_r(&v->meta.created, &tm);
-		strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		vol_time(v->meta.created, created, sizeof created);
 		j = json_pack("{s:s, s:s, s:o}", "Name", v->meta.name,
 		    "CreatedAt", created, "Status", vol_status(v));
 		if (refs_total(&v->meta.refs) > 0)
@@ -1519,7 +1525,6 @@ vol_backup_record(struct vol_registry *reg, const char *name,
 	struct vol_meta next;
 	struct vol *v;
 	char when[32];
-	struct tm tm;
 	json_t *b;
 	int rc, ok;
 
@@ -1536,8 +1541,7 @@ vol_backup_record(struct vol_registry *reg, const char *name,
 		json_object_set_new(next.backups, n->server, b);
 	}
 	ok = strcmp(n->result, "ok") == 0;
-	gmtime_r(&n->finished, &tm);
-	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	vol_time(n->finished, when, sizeof when);
 	json_object_set_new(b, "time", json_string(when));
 	json_object_set_new(b, "result", json_string(n->result));
 	if (n->error != NULL) {

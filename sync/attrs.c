@@ -236,9 +236,11 @@ attrs_job_walk(struct attrs_pool *pool, const struct attrs_job *j)
 	memcpy(w->path, j->path, w->len + 1);
 	w->at = !attrs_paths_only;
 	w->pool = pool;
-	fd = open(j->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		r = errno == ENOENT ? 0 : -1;	/* gone since readdir */
+	/* The top is followed, as it was given; below, never a link. */
+	fd = open(j->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+	    (j->depth > 0 ? O_NOFOLLOW : 0));
+	if (fd < 0)	/* below the top: gone since readdir */
+		r = errno == ENOENT && j->depth > 0 ? 0 : -1;
 	else
 		r = attrs_dir(w, fd, j->depth);
 	free(w);
@@ -299,23 +301,15 @@ attrs_present(const char *dir)
 		return 1;
 	if (n < 0 && errno != ENOTSUP)
 		return -1;
-	memset(&pool, 0, sizeof pool);
-	pthread_mutex_init(&pool.lock, NULL);
-	pthread_cond_init(&pool.cond, NULL);
 	j = calloc(1, sizeof *j);
 	if (j == NULL || (j->path = strdup(dir)) == NULL) {
 		free(j);
 		errno = ENOMEM;
 		return -1;
 	}
-	/* The top must open (it is not "gone since readdir"). */
-	i = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (i < 0) {
-		free(j->path);
-		free(j);
-		return -1;
-	}
-	close(i);
+	memset(&pool, 0, sizeof pool);
+	pthread_mutex_init(&pool.lock, NULL);
+	pthread_cond_init(&pool.cond, NULL);
 	pool.jobs = j;
 	for (i = 0; i < ATTRS_THREADS - 1; i++) {
 		if (pthread_create(&t[started], NULL, attrs_worker, &pool) ==
