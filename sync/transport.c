@@ -162,7 +162,6 @@ transport_keepalive_every(const struct transport_watchdog *w)
 	return s > 0 ? s : 1;
 }
 
-/* The relay's tick: a keepalive every transport_keepalive_every(). */
 static time_t
 transport_now(void)
 {
@@ -172,6 +171,7 @@ transport_now(void)
 	return ts.tv_sec;
 }
 
+/* The relay's tick: a keepalive every transport_keepalive_every(). */
 static void
 transport_keepalive_tick(void *arg)
 {
