@@ -6,9 +6,9 @@
  * parser answers a manifest or NULL with a cause; the check answers the
  * number of problems, each reported with a known kind and a path, or -1
  * with a cause. Paths are the server's word: the check opens them beneath
- * the tree only (openat2 RESOLVE_BENEATH), which the tree's sibling
- * "outside" lets the oracle see: no report ever names it by a path that
- * leaves the tree.
+ * the tree only (openat2 RESOLVE_BENEATH); the tree's sibling "outside"
+ * and the symlink d/l to it are there for paths that try to leave, and
+ * only entries of the tree itself may be reported "unexpected".
  */
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,11 +18,26 @@
 
 static char *fuzz_tree;
 
+/* Writes text to dir/name, or aborts. */
+static void
+fuzz_put(const char *dir, const char *name, const char *text)
+{
+	char *p;
+	FILE *f;
+
+	if (asprintf(&p, "%s/%s", dir, name) < 0 ||
+	    (f = fopen(p, "w")) == NULL)
+		abort();
+	fputs(text, f);
+	if (fclose(f) != 0)
+		abort();
+	free(p);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char *top, *p;
-	FILE *f;
 
 	(void)argc;
 	(void)argv;
@@ -30,18 +45,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (asprintf(&fuzz_tree, "%s/tree", top) < 0 ||
 	    mkdir(fuzz_tree, 0755) != 0)
 		abort();
-	if (asprintf(&p, "%s/outside", top) < 0 ||
-	    (f = fopen(p, "w")) == NULL)
-		abort();
-	fputs("not the volume's\n", f);
-	fclose(f);
-	free(p);
-	if (asprintf(&p, "%s/a", fuzz_tree) < 0 ||
-	    (f = fopen(p, "w")) == NULL)
-		abort();
-	fputs("alpha\n", f);
-	fclose(f);
-	free(p);
+	fuzz_put(top, "outside", "not the volume's\n");
+	fuzz_put(fuzz_tree, "a", "alpha\n");
 	if (asprintf(&p, "%s/d", fuzz_tree) < 0 || mkdir(p, 0700) != 0)
 		abort();
 	free(p);
@@ -107,8 +112,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    k, r.n);
 		abort();
 	}
+	r.n = 0;
 	k = manifest_check(m, fuzz_tree, 0, fuzz_report, &r, &cause);
 	fuzz_check_cause("manifest_check", k >= 0 ? 0 : -1, &cause);
+	if (k >= 0 && k != r.n) {
+		fprintf(stderr, "manifest_check counted %ld, reported %ld\n",
+		    k, r.n);
+		abort();
+	}
 	manifest_free(m);
 	return 0;
 }
