@@ -388,7 +388,7 @@ op() {
 	c1=$(cpu_children $$)
 	wire_idle "$cnt"
 	sleep 0.3 # servers reap their session processes
-	[ "$who" != privateer ] || cpu_quiet "$srv"
+	case $who in privateer | xfer-*) cpu_quiet "$srv" ;; esac
 	w1=$(wire_total "$cnt")
 	s1=$(cpu_all "$srv")
 	[ "$who" != privateer ] || b1=$(cpu_all "$BOB_PID")
@@ -555,6 +555,7 @@ bench_compression() {
 	local order=(none lz4 zstd)
 	log "== wire compression, round $ROUND/$ROUNDS: the pgdata change by privateer's rsync command line${PROGRESS_OPTS[*]:+ (with ${PROGRESS_OPTS[*]})}"
 	xfer "$i" --compress-choice=zstd >/dev/null
+	cpu_quiet "$ALICE_PID"
 	for c in "${order[@]:$(((ROUND - 1) % 3))}" "${order[@]:0:$(((ROUND - 1) % 3))}"; do
 		sleep 1
 		if [ "$c" = none ]; then
@@ -566,7 +567,11 @@ bench_compression() {
 		[ $n = 3 ] && break
 		sleep 1
 		xfer "$i" --compress-choice=zstd >/dev/null # back to the base
+		cpu_quiet "$ALICE_PID"
 	done
+	# alice's work after the last push (usage, marks) writes beside the
+	# snapshots: let it end before they are removed.
+	cpu_quiet "$ALICE_PID"
 	rm_snapshots "${ASTORE:?}/cmp$ROUND"
 }
 
