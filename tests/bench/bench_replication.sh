@@ -388,6 +388,8 @@ op() {
 	c1=$(cpu_children $$)
 	wire_idle "$cnt"
 	sleep 0.3 # servers reap their session processes
+	# alice's work after a push (usage, marks) is hers, and it writes
+	# beside the snapshots that bench_compression removes after its last.
 	case $who in privateer | xfer-*) cpu_quiet "$srv" ;; esac
 	w1=$(wire_total "$cnt")
 	s1=$(cpu_all "$srv")
@@ -569,9 +571,6 @@ bench_compression() {
 		xfer "$i" --compress-choice=zstd >/dev/null # back to the base
 		cpu_quiet "$ALICE_PID"
 	done
-	# alice's work after the last push (usage, marks) writes beside the
-	# snapshots: let it end before they are removed.
-	cpu_quiet "$ALICE_PID"
 	rm_snapshots "${ASTORE:?}/cmp$ROUND"
 }
 
