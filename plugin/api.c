@@ -482,7 +482,7 @@ api_run(const struct api_ctx *ctx, const struct api_req *req, char **cause,
 			j = json_pack("{s:o}", "Volume", vol);
 		}
 		break;
-	case API_LIST:
+	case API_LIST:	/* vol_list_text, unless out of memory */
 		return json_pack("{s:o}", "Volumes", vol_list(reg));
 	case API_STATUS:
 	case API_RELOAD:
@@ -713,6 +713,10 @@ api_handle_stream(const struct api_ctx *ctx, const char *method,
 	log_debug("%s %s%s%s", url + 1, req.name != NULL ? req.name : "",
 	    req.id != NULL ? " id=" : "", req.id != NULL ? req.id : "");
 	*out = NULL;
+	if (req.op == API_LIST && (*out = vol_list_text(ctx->reg)) != NULL) {
+		api_req_free(&req);
+		return 200;
+	}
 	if (req.op == API_EXPORT)
 		return api_export(ctx, &req, out, ctype, stream);
 	if (stream != NULL && req.stream && !req.dry_run && ctx->fleet !=

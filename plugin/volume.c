@@ -47,6 +47,12 @@ struct vol {
 	char *dir;		/* <volumes>/<name>; the paths are fixed */
 	char *data;		/* <volumes>/<name>/data */
 	char *mountpoint;	/* <mount root>/<name> */
+	/* Its entry in List's answer, as JSON text, and whether that was
+	 * made with the mount point (mounted); remade when that changes
+	 * (reg->lock). */
+	char *listing;
+	size_t listing_len;
+	int listing_mounted;
 	char *staging;		/* a restore in progress, or NULL */
 	int restore_percent;	/* of a pending restore-from */
 	/* A pending restore whose last attempt failed and will be tried
@@ -222,6 +228,7 @@ vol_free(struct vol *v)
 	free(v->dir);
 	free(v->data);
 	free(v->mountpoint);
+	free(v->listing);
 	free(v->staging);
 	free(v->restore_last_error);
 	free(v);
@@ -1384,6 +1391,74 @@ vol_list(struct vol_registry *reg)
 	free(names);
 	free(mps);
 	return list;
+}
+
+/* v's entry in List's answer, remade if stale (reg->lock held). */
+static const char *
+vol_listing(struct vol *v, size_t *len)
+{
+	int mounted = refs_total(&v->meta.refs) > 0;
+	json_t *item;
+
+	if (v->listing == NULL || v->listing_mounted != mounted) {
+		free(v->listing);
+		item = json_pack("{s:s}", "Name", v->meta.name);
+		if (mounted)
+			json_object_set_new(item, "Mountpoint",
+			    json_string(v->mountpoint));
+		v->listing = json_dumps(item, JSON_COMPACT | JSON_SORT_KEYS);
+		json_decref(item);
+		if (v->listing == NULL)
+			return NULL;
+		v->listing_len = strlen(v->listing);
+		v->listing_mounted = mounted;
+	}
+	*len = v->listing_len;
+	return v->listing;
+}
+
+/*
+ * List's answer, {"Volumes":[...]}, as text: each volume's entry is kept
+ * made, so that with thousands of volumes an answer costs a copy, not a
+ * JSON document built and encoded again (List is Docker's most frequent
+ * call after Get, and `docker volume ls` makes it).
+ */
+char *
+vol_list_text(struct vol_registry *reg)
+{
+	static const char head[] = "{\"Volumes\":[", tail[] = "]}";
+	const char *item;
+	size_t i, len, total, at;
+	char *out;
+
+	pthread_mutex_lock(&reg->lock);
+	total = sizeof head - 1 + sizeof tail;
+	for (i = 0; i < reg->n; i++) {
+		if (reg->v[i]->creating)
+			continue;
+		if (vol_listing(reg->v[i], &len) == NULL)
+			break;
+		total += len + 1;
+	}
+	if (i < reg->n) {
+		pthread_mutex_unlock(&reg->lock);
+		return NULL;
+	}
+	out = xmalloc(total);
+	memcpy(out, head, sizeof head - 1);
+	at = sizeof head - 1;
+	for (i = 0; i < reg->n; i++) {
+		if (reg->v[i]->creating)
+			continue;
+		item = vol_listing(reg->v[i], &len);
+		if (at > sizeof head - 1)
+			out[at++] = ',';
+		memcpy(out + at, item, len);
+		at += len;
+	}
+	pthread_mutex_unlock(&reg->lock);
+	memcpy(out + at, tail, sizeof tail);	/* with its NUL */
+	return out;
 }
 
 int

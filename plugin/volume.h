@@ -80,6 +80,9 @@ int vol_path(struct vol_registry *, const char *name, char **mountpoint,
 json_t *vol_get(struct vol_registry *, const char *name, char **cause);
 /* Array of {Name, Mountpoint}; caller owns. */
 json_t *vol_list(struct vol_registry *);
+/* The same as List's answer, {"Volumes":[...]}, encoded; caller frees;
+ * NULL if out of memory. */
+char *vol_list_text(struct vol_registry *);
 /* name's data directory (caller frees); readable while mounted. */
 int vol_data_dir(struct vol_registry *, const char *name, char **dir,
     char **cause);

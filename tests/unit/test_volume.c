@@ -2119,6 +2119,67 @@ test_crash_at_every_write_step(void **state)
 	}
 }
 
+/* List's encoded answer is vol_list's, through mounts, unmounts and
+ * removals (its entries are kept made, and remade when that changes). */
+static void
+assert_list_text(struct fixture *f, size_t want)
+{
+	char *text = vol_list_text(f->reg);
+	json_t *got, *list, *expect;
+	json_error_t err;
+
+	assert_non_null(text);
+	got = json_loads(text, 0, &err);
+	if (got == NULL)
+		fail_msg("List's text does not parse: %s: %s", err.text, text);
+	list = vol_list(f->reg);
+	assert_int_equal(json_array_size(list), want);
+	expect = json_pack("{s:o}", "Volumes", list);
+	if (!json_equal(got, expect))
+		fail_msg("List's text %s is not vol_list's answer", text);
+	json_decref(got);
+	json_decref(expect);
+	free(text);
+}
+
+static void
+test_list_text(void **state)
+{
+	struct fixture *f = *state;
+	char *cause = NULL, *text;
+	json_t *got;
+
+	text = vol_list_text(f->reg);
+	assert_string_equal(text, "{\"Volumes\":[]}");
+	free(text);
+	create_ok(f, "a", "{}");
+	assert_list_text(f, 1);
+	create_ok(f, "b", "{}");
+	create_ok(f, "c", "{}");
+	mount_ok(f, "b", "id1");
+	assert_list_text(f, 3);
+	text = vol_list_text(f->reg);
+	got = json_loads(text, 0, NULL);
+	assert_non_null(strstr(text, "\"Mountpoint\""));
+	json_decref(got);
+	free(text);
+	mount_ok(f, "b", "id2");
+	unmount_ok(f, "b", "id1");
+	assert_list_text(f, 3);		/* still mounted for id2 */
+	unmount_ok(f, "b", "id2");
+	assert_list_text(f, 3);
+	text = vol_list_text(f->reg);
+	assert_null(strstr(text, "\"Mountpoint\""));
+	free(text);
+	assert_int_equal(vol_remove(f->reg, "a", &cause), 0);
+	assert_list_text(f, 2);
+	assert_int_equal(vol_remove(f->reg, "c", &cause), 0);
+	assert_int_equal(vol_remove(f->reg, "b", &cause), 0);
+	text = vol_list_text(f->reg);
+	assert_string_equal(text, "{\"Volumes\":[]}");
+	free(text);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -2127,6 +2188,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_open_layout),
 		T(test_create_list_get),
+		T(test_list_text),
 		T(test_create_restore_status),
 		T(test_restore_retry_shown),
 		T(test_get_unknown),
