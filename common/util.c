@@ -202,6 +202,41 @@ fail:
 }
 
 int
+write_file_new(const char *path, const void *data, size_t len, mode_t mode,
+    char **cause)
+{
+	char *dircopy;
+	int fd, rc;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	    mode);
+	if (fd < 0) {
+		set_cause(cause, "creating %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+		set_cause(cause, "writing %s: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	if (close(fd) != 0) {
+		set_cause(cause, "writing %s: %s", path, strerror(errno));
+		unlink(path);
+		return -1;
+	}
+	dircopy = xstrdup(path);
+	rc = fsync_dir(dirname(dircopy));
+	if (rc != 0) {
+		set_cause(cause, "syncing the directory of %s: %s", path,
+		    strerror(errno));
+		unlink(path);
+	}
+	free(dircopy);
+	return rc;
+}
+
+int
 write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
     char **cause)
 {

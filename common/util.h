@@ -38,6 +38,14 @@ int fsync_dir(const char *path);
  */
 char *read_file_capped(const char *path, size_t cap, size_t *len);
 /*
+ * Writes a new file path (which must not exist) with len bytes durably:
+ * written in place, fsync, fsync of its directory. For a file in a
+ * directory nobody else sees yet, where write_file_atomic's rename would
+ * cost another journal commit for nothing. A failure removes what it made.
+ */
+int write_file_new(const char *path, const void *data, size_t len,
+    mode_t mode, char **cause);
+/*
  * Replaces path with data atomically and durably: a temporary file in the
  * same directory (mode), fsync, rename, fsync of the directory. A crash
  * leaves the old or the new contents. 0, or -1 with *cause.

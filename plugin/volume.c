@@ -203,8 +203,10 @@ vol_linux_mounted(const char *path)
 
 static int
 vol_linux_write_file(const char *path, const void *data, size_t len,
-    char **cause)
+    int fresh, char **cause)
 {
+	if (fresh)
+		return write_file_new(path, data, len, 0600, cause);
 	return write_file_atomic(path, data, len, 0600, cause);
 }
 
@@ -442,10 +444,13 @@ vol_publish(struct vol *v, struct vol_meta *next)
 	*next = old;
 }
 
-/* Persists m as dir/meta.json, through the OS table. No lock held. */
+/*
+ * Persists m as dir/meta.json, through the OS table; fresh: dir is a new
+ * directory out of view, without one. No lock held.
+ */
 static int
-vol_save(struct vol_registry *reg, const char *dir, const struct vol_meta *m,
-    char **cause)
+vol_save_as(struct vol_registry *reg, const char *dir,
+    const struct vol_meta *m, int fresh, char **cause)
 {
 	json_t *doc = meta_encode(m);
 	char *path, *text;
@@ -460,10 +465,17 @@ vol_save(struct vol_registry *reg, const char *dir, const struct vol_meta *m,
 		free(path);
 		return -1;
 	}
-	rc = reg->os->write_file(path, text, len, cause);
+	rc = reg->os->write_file(path, text, len, fresh, cause);
 	free(text);
 	free(path);
 	return rc;
+}
+
+static int
+vol_save(struct vol_registry *reg, const char *dir, const struct vol_meta *m,
+    char **cause)
+{
+	return vol_save_as(reg, dir, m, 0, cause);
 }
 
 static int
@@ -785,7 +797,9 @@ vol_build(struct vol_registry *reg, const struct vol *v, char **tmp,
 		set_cause(cause, "creating %s: %s", *tmp, strerror(errno));
 		goto out;
 	}
-	if (vol_save(reg, *tmp, &v->meta, cause) != 0)
+	/* Written in place: out of view, a rename would only cost another
+	 * journal commit. The rename into view follows the fsyncs. */
+	if (vol_save_as(reg, *tmp, &v->meta, 1, cause) != 0)
 		goto out;
 	rc = 0;
 out:

@@ -25,12 +25,14 @@ struct vol_os {
 	int (*mounted)(const char *path);
 	/*
 	 * Replaces path with len bytes of data atomically and durably: a
-	 * temporary file, fsync, rename, fsync of the directory. Every
-	 * meta.json is written through here, never under the registry's
-	 * lock (tests slow it down or make it fail).
+	 * temporary file, fsync, rename, fsync of the directory; or, when
+	 * fresh (path is new, in a directory not in view yet), written in
+	 * place, fsync, fsync of the directory. Every meta.json is written
+	 * through here, never under the registry's lock (tests slow it down
+	 * or make it fail).
 	 */
 	int (*write_file)(const char *path, const void *data, size_t len,
-	    char **cause);
+	    int fresh, char **cause);
 };
 
 extern const struct vol_os vol_os_linux;

@@ -189,22 +189,25 @@ fake_os_step_crashes(void)
 }
 
 /*
- * write_file_atomic's steps, one at a time, each first counted; stops where
- * the crash comes (fake_os_lock held, so the count is one sequence).
+ * write_file_atomic's steps (write_file_new's when fresh: no temporary, no
+ * rename), one at a time, each first counted; stops where the crash comes
+ * (fake_os_lock held, so the count is one sequence).
  */
 static int
 fake_os_write_steps(const char *path, const void *data, size_t len,
-    char **cause)
+    int fresh, char **cause)
 {
 	static const char *const names[] = { "creating the temporary",
 	    "writing its first half", "writing the rest", "fsync",
 	    "rename", "fsync of the directory" };
-	char *tmp = xasprintf("%s.tmp-fakecrash%u", path,
-	    fake_os_state.writes), *dir = NULL;
+	char *tmp = fresh ? xstrdup(path) : xasprintf("%s.tmp-fakecrash%u",
+	    path, fake_os_state.writes), *dir = NULL;
 	size_t half = len / 2;
 	int fd = -1, step, rc = -1;
 
 	for (step = 0; step < 6; step++) {
+		if (fresh && step == 4)
+			continue;
 		if (fake_os_step_crashes()) {
 			set_cause(cause, "fake crash at step %u (%s) of writing "
 			    "%s", fake_os_state.steps, names[step], path);
@@ -257,7 +260,7 @@ out:
 
 static int
 fake_os_write_file(const char *path, const void *data, size_t len,
-    char **cause)
+    int fresh, char **cause)
 {
 	struct fake_os_state *s = &fake_os_state;
 	int rc;
@@ -270,7 +273,8 @@ fake_os_write_file(const char *path, const void *data, size_t len,
 			    path);
 			rc = -1;
 		} else
-			rc = fake_os_write_steps(path, data, len, cause);
+			rc = fake_os_write_steps(path, data, len, fresh,
+			    cause);
 		pthread_mutex_unlock(&fake_os_lock);
 		return rc;
 	}
@@ -286,6 +290,8 @@ fake_os_write_file(const char *path, const void *data, size_t len,
 		pthread_cond_wait(&fake_os_cond, &fake_os_lock);
 	fake_os_nheld--;
 	pthread_mutex_unlock(&fake_os_lock);
+	if (fresh)
+		return write_file_new(path, data, len, 0600, cause);
 	return write_file_atomic(path, data, len, 0600, cause);
 }
 

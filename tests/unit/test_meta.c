@@ -489,6 +489,36 @@ test_write_replaces(void **state)
 	meta_free(&m);
 }
 
+/* write_file_new (a new volume's meta.json, out of view): in place, no
+ * temporary; never over an existing file, which it leaves alone. */
+static void
+test_write_new(void **state)
+{
+	struct fixture *f = *state;
+	char *cause = NULL, *text;
+	struct stat st;
+	size_t len;
+
+	assert_int_equal(write_file_new(f->path, "{\"a\":1}", 7, 0600,
+	    &cause), 0);
+	assert_null(cause);
+	assert_only_meta(f->dir, 1);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	text = read_file_capped(f->path, 100, &len);
+	assert_non_null(text);
+	assert_int_equal(len, 7);
+	assert_memory_equal(text, "{\"a\":1}", 7);
+	free(text);
+	assert_int_equal(write_file_new(f->path, "{}", 2, 0600, &cause), -1);
+	assert_non_null(strstr(cause, f->path));
+	free(cause);
+	text = read_file_capped(f->path, 100, &len);
+	assert_int_equal(len, 7);	/* untouched */
+	free(text);
+	assert_only_meta(f->dir, 1);
+}
+
 static void
 test_write_exact(void **state)
 {
@@ -678,6 +708,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_save_load, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_write_replaces, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_write_new, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_write_exact, setup,
 		    teardown),
