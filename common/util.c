@@ -27,7 +27,10 @@ fatal(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-	exit(1);
+	/* Not exit(): its handlers (OpenSSL's cleanup) would pull what other
+	 * threads use from under them, and turn this into a crash. */
+	fflush(NULL);
+	_exit(1);
 }
 
 void *

@@ -228,6 +228,9 @@ snap_begin_with(const struct snap_method *m, const char *root,
 			    "still running", volume, client);
 			goto fail;
 		}
+		if (waited == 0)
+			log_info("snapshot: %s/%s: waiting for another backup "
+			    "of it to end", client, volume);
 		usleep(200000);
 	}
 	if (p->lock_fd < 0) {

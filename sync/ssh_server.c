@@ -45,6 +45,8 @@
 #define SSHD_MUNGE_PREFIX "/rsyncd-munged"
 #define SSHD_MAX_AUTH_TRIES 6
 #define SSHD_AFTER_NICE 10
+/* How long a stop waits for the work after backups to reach a step's end. */
+#define SSHD_AFTER_STOP_MS 5000
 
 struct sshd_peer {
 	char *name;
@@ -79,6 +81,11 @@ struct sshd {
 	pthread_cond_t cond;
 	int stopping;
 	struct sshd_conn *conns;	/* live connections */
+	/* Threads doing the work after a backup (sshd_after_main): a stop
+	 * asks them to end at the next step and waits a while for them;
+	 * srv outlives any still running then (under lock). */
+	unsigned after_running;
+	int after_stop;
 	struct sshd_stats stats;
 
 	/*
@@ -571,10 +578,27 @@ sshd_local_dir(const struct sshd *srv, const struct rsync_request *req,
 }
 
 struct sshd_after_job {
+	struct sshd *srv;
 	char *root, *client, *volume;
 	struct snap_policy policy;
 	struct snap_method method;	/* of the next push */
 };
+
+/* Whether the server is stopping: the work after a backup ends early. Each
+ * step is one a crash may cut anyway, so stopping between them is safe. */
+static int
+sshd_after_stopping(const struct sshd_after_job *j)
+{
+	int stop;
+
+	pthread_mutex_lock(&j->srv->lock);
+	stop = j->srv->after_stop;
+	pthread_mutex_unlock(&j->srv->lock);
+	if (stop)
+		log_info("%s/%s: the work after its backup is left to the "
+		    "next one: the server is stopping", j->client, j->volume);
+	return stop;
+}
 
 /*
  * After a backup, off the client's wait and at a lower priority than the
@@ -585,17 +609,22 @@ static void *
 sshd_after_main(void *arg)
 {
 	struct sshd_after_job *j = arg;
+	struct sshd *srv = j->srv;
 	struct usage u;
 	char *cause = NULL;
 
 	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid),
 	    SSHD_AFTER_NICE);
+	if (sshd_after_stopping(j))
+		goto out;
 	/* Before retention, which may prune the snapshot it reuses. */
 	if (manifest_update(j->root, j->client, j->volume, &cause) != 0) {
 		log_warn("manifest of %s/%s: %s", j->client, j->volume, cause);
 		free(cause);
 		cause = NULL;
 	}
+	if (sshd_after_stopping(j))
+		goto out;
 	if (snap_prune(j->root, j->client, j->volume, &j->policy,
 	    &cause) < 0) {
 		log_error("retention of %s/%s: %s", j->client, j->volume,
@@ -603,6 +632,8 @@ sshd_after_main(void *arg)
 		free(cause);
 		cause = NULL;
 	}
+	if (sshd_after_stopping(j))
+		goto out;
 	if (snap_prepare_next(&j->method, j->root, j->client, j->volume,
 	    &cause) != 0) {
 		log_warn("the next backup of %s/%s will clone its copy: %s",
@@ -610,6 +641,8 @@ sshd_after_main(void *arg)
 		free(cause);
 		cause = NULL;
 	}
+	if (sshd_after_stopping(j))
+		goto out;
 	if (usage_update(j->root, j->client, j->volume, &u, &cause) != 0) {
 		log_warn("usage of %s/%s: %s", j->client, j->volume, cause);
 		free(cause);
@@ -619,10 +652,15 @@ sshd_after_main(void *arg)
 		log_warn("%s/%s: %s", j->client, j->volume, cause);
 		free(cause);
 	}
+out:
 	free(j->root);
 	free(j->client);
 	free(j->volume);
 	free(j);
+	pthread_mutex_lock(&srv->lock);
+	srv->after_running--;
+	pthread_cond_broadcast(&srv->cond);
+	pthread_mutex_unlock(&srv->lock);
 	return NULL;
 }
 
@@ -634,6 +672,7 @@ sshd_after_backup(struct sshd *srv, const char *client, const char *volume)
 	pthread_t t;
 	int e;
 
+	j->srv = srv;
 	j->root = xstrdup(srv->root);
 	j->client = xstrdup(client);
 	j->volume = xstrdup(volume);
@@ -643,7 +682,13 @@ sshd_after_backup(struct sshd *srv, const char *client, const char *volume)
 	j->method.in_place = 1;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_mutex_lock(&srv->lock);
+	srv->after_running++;
+	pthread_mutex_unlock(&srv->lock);
 	if ((e = pthread_create(&t, &attr, sshd_after_main, j)) != 0) {
+		pthread_mutex_lock(&srv->lock);
+		srv->after_running--;
+		pthread_mutex_unlock(&srv->lock);
 		log_warn("no thread for retention of %s/%s: %s", client,
 		    volume, strerror(e));
 		free(j->root);
@@ -982,8 +1027,8 @@ sshd_conn_main(void *arg)
 	struct sshd *srv = c->srv;
 
 	sshd_conn_session(c);
-	ssh_disconnect(c->session);
-	ssh_free(c->session);
+	/* Out of the list before its session goes: sshd_stop reaches the
+	 * sessions of the listed connections. */
 	pthread_mutex_lock(&srv->lock);
 	for (pp = &srv->conns; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == c) {
@@ -991,6 +1036,10 @@ sshd_conn_main(void *arg)
 			break;
 		}
 	}
+	pthread_mutex_unlock(&srv->lock);
+	ssh_disconnect(c->session);
+	ssh_free(c->session);
+	pthread_mutex_lock(&srv->lock);
 	srv->stats.active--;
 	pthread_cond_broadcast(&srv->cond);
 	pthread_mutex_unlock(&srv->lock);
@@ -1243,6 +1292,26 @@ sshd_stop(struct sshd *srv)
 	}
 	while (srv->stats.active > 0)
 		pthread_cond_wait(&srv->cond, &srv->lock);
+	/* The work after backups ends at its next step; one still in a
+	 * long step (a manifest's hashing) is cut with the process, as a
+	 * crash would, and keeps what it uses: srv is not freed then. */
+	srv->after_stop = 1;
+	if (srv->after_running > 0) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += SSHD_AFTER_STOP_MS / 1000;
+		while (srv->after_running > 0 && pthread_cond_timedwait(
+		    &srv->cond, &srv->lock, &until) != ETIMEDOUT)
+			;
+		if (srv->after_running > 0) {
+			log_info("ssh server stopped; %u backup(s)' work after "
+			    "the transfer cut short (the next backup redoes "
+			    "it)", srv->after_running);
+			pthread_mutex_unlock(&srv->lock);
+			return;
+		}
+	}
 	pthread_mutex_unlock(&srv->lock);
 	if (srv->bind != NULL)
 		ssh_bind_free(srv->bind);
