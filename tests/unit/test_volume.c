@@ -2147,7 +2147,6 @@ test_list_text(void **state)
 {
 	struct fixture *f = *state;
 	char *cause = NULL, *text;
-	json_t *got;
 
 	text = vol_list_text(f->reg);
 	assert_string_equal(text, "{\"Volumes\":[]}");
@@ -2159,9 +2158,7 @@ test_list_text(void **state)
 	mount_ok(f, "b", "id1");
 	assert_list_text(f, 3);
 	text = vol_list_text(f->reg);
-	got = json_loads(text, 0, NULL);
 	assert_non_null(strstr(text, "\"Mountpoint\""));
-	json_decref(got);
 	free(text);
 	mount_ok(f, "b", "id2");
 	unmount_ok(f, "b", "id1");
