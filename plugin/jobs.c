@@ -310,6 +310,12 @@ jobs_worker(void *arg)
 				job->error = NULL;
 				job->state = job->again && !gone ? JOB_QUEUED :
 				    JOB_IDLE;
+				/* Idle, "retry 1 in 3 s" is over; queued
+				 * again, the new trigger's reason stays. */
+				if (job->state == JOB_IDLE) {
+					free(job->reason);
+					job->reason = NULL;
+				}
 				job->not_before = 0;
 			}
 			job->again = 0;

@@ -377,9 +377,15 @@ transport_main(int argc, char **argv)
 		goto out;
 	}
 	rc = ssh_channel_get_exit_status(ch);
+	/* Our server always sends one: without it the session ended under
+	 * us (a server killed, its socket closed), whichever libssh call
+	 * first saw the end. */
 	if (rc < 0)
-		rc = transport_fail("server %s closed the session without an "
-		    "exit status", sec.server);
+		rc = transport_fail("connection to %s lost: the session ended "
+		    "without an exit status%s%s", sec.server,
+		    ssh_get_error_code(session) == SSH_FATAL ? ": " : "",
+		    ssh_get_error_code(session) == SSH_FATAL ?
+		    ssh_get_error(session) : "");
 out:
 	free(cause);
 	free(cmd);

@@ -218,15 +218,25 @@ recovered() {
 	wait_for 30 "bob's record of the backup after $what" sh -c \
 		"docker -H unix://$E2E_TMP/bob/docker.sock volume inspect -f '{{json .Status}}' $vol |
 		 jq -e '.\"last-backup\".alice.result == \"ok\"' >/dev/null"
+	# Its job says nothing of the retries it took to get there.
+	status_json "$vol" | jq -e '[.jobs[]? | select(.server == "alice" and
+		.state == "idle") | (.reason // "") + (.error // "")] |
+		all(. == "")' >/dev/null ||
+		e2e_fail "bob's job for $vol still shows a retry or an error after $what: $(status_json "$vol" | jq -c .jobs)"
 	remember "$vol"
 }
 # Waits until bob's inspect and `privateer status` both show the failure
 # of VOL's backup to SERVER with text in its cause.
 error_shown() {
-	local vol=$1 server=$2 text=$3 t=${4:-60} i js st
+	local vol=$1 server=$2 text=$3 t=${4:-60} i js st seen="" e
 	for i in $(seq 1 $((t * 5))); do
 		js=$(status_json "$vol" 2>/dev/null || true)
 		st=$(B status "$vol" 2>&1 || true)
+		# Every error shown on the way, for the report if none fits.
+		e=$(jq -r --arg s "$server" '[.["last-backup"][$s].error,
+			(.jobs[]? | select(.server == $s) | .error)] |
+			map(select(. != null)) | join(" | ")' <<<"$js" 2>/dev/null || true)
+		[ -z "$e" ] || grep -qxF -- "$e" <<<"$seen" || seen+="$e"$'\n'
 		if jq -e --arg s "$server" --arg t "$text" \
 			'(.["last-backup"][$s].error // "" | ascii_downcase | contains($t | ascii_downcase)) or
 			 ([.jobs[]? | select(.server == $s) | .error // "" | ascii_downcase |
@@ -242,6 +252,7 @@ error_shown() {
 	done
 	e2e_log "inspect: $js"
 	e2e_log "status: $st"
+	e2e_log "errors seen meanwhile: ${seen:-none}"
 	e2e_fail "the failure to $server ($text) is not shown in inspect and status"
 }
 missed=0

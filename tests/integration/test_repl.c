@@ -26,6 +26,8 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/xattr.h>
@@ -870,6 +872,175 @@ test_slow_commit_is_not_a_dead_connection(void **state)
 	snap_list_free(ids, n);
 }
 
+/*
+ * A server that goes away in the middle of a push, as when its process is
+ * killed: a proxy between client and server passes the session on until
+ * the client has sent CUT_AFTER bytes, then the kernel's end of a dead
+ * process: a FIN to the client and nothing more read (cut_rst 0), or a
+ * reset (cut_rst 1).
+ */
+#define CUT_AFTER (512 * 1024)
+
+struct cutter {
+	int listen_fd, port, server_port, cut_rst, cuts;
+	pthread_t thread;
+};
+
+static int
+connect_local(int port)
+{
+	struct sockaddr_in sin;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)port);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0)
+		fail_msg("connect to port %d: %s", port, strerror(errno));
+	return fd;
+}
+
+/* One session through the cutter: passed on, or cut. */
+static void
+cutter_session(struct cutter *c, int cfd)
+{
+	struct pollfd pfd[2];
+	struct linger lg = { 1, 0 };
+	char buf[16384];
+	uint64_t up = 0;
+	int sfd, i;
+	ssize_t n;
+
+	sfd = connect_local(c->server_port);
+	pfd[0].fd = cfd;
+	pfd[1].fd = sfd;
+	while (up < CUT_AFTER) {
+		pfd[0].events = pfd[1].events = POLLIN;
+		if (poll(pfd, 2, 10000) <= 0)
+			goto out;
+		for (i = 0; i < 2; i++) {
+			if (pfd[i].revents == 0)
+				continue;
+			n = read(pfd[i].fd, buf, sizeof buf);
+			if (n <= 0 || write(pfd[1 - i].fd, buf, (size_t)n) != n)
+				goto out;
+			if (i == 0)
+				up += (uint64_t)n;
+		}
+	}
+	c->cuts++;
+	close(sfd);
+	sfd = -1;
+	if (c->cut_rst) {
+		(void)setsockopt(cfd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+		close(cfd);
+		return;
+	}
+	/* Closed for writing; what the client still sends is dropped
+	 * unread until it gives up. */
+	shutdown(cfd, SHUT_WR);
+	while (read(cfd, buf, sizeof buf) > 0)
+		;
+out:
+	if (sfd >= 0)
+		close(sfd);
+	close(cfd);
+}
+
+/* Sessions one after another (the client asks the server's store
+ * first), until the test shuts the listener. */
+static void *
+cutter_main(void *arg)
+{
+	struct cutter *c = arg;
+	int cfd;
+
+	while ((cfd = accept(c->listen_fd, NULL, NULL)) >= 0)
+		cutter_session(c, cfd);
+	return NULL;
+}
+
+static void
+cutter_start(struct cutter *c, int server_port, int rst)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof sin;
+
+	memset(c, 0, sizeof *c);
+	c->server_port = server_port;
+	c->cut_rst = rst;
+	c->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(c->listen_fd, (struct sockaddr *)&sin,
+	    sizeof sin), 0);
+	assert_int_equal(listen(c->listen_fd, 1), 0);
+	assert_int_equal(getsockname(c->listen_fd, (struct sockaddr *)&sin,
+	    &len), 0);
+	c->port = ntohs(sin.sin_port);
+	assert_int_equal(pthread_create(&c->thread, NULL, cutter_main, c), 0);
+}
+
+/* A push cut by the cutter fails as a lost connection (which the plugin
+ * retries and shows with the server's name), never as rsync's or the
+ * server's own refusal. */
+static void
+cut_mid_push(struct fixture *f, int rst)
+{
+	struct repl_result res;
+	struct cutter c;
+	int fd, rnd, port = f->srv.port;
+	char *big = xasprintf("%s/big", f->src);
+	static char block[65536];
+	size_t i;
+
+	fd = open(big, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	rnd = open("/dev/urandom", O_RDONLY);
+	assert_true(fd >= 0 && rnd >= 0);
+	for (i = 0; i < 256; i++) {	/* 16 MiB that no codec shrinks */
+		assert_int_equal(read(rnd, block, sizeof block),
+		    (ssize_t)sizeof block);
+		assert_int_equal(write(fd, block, sizeof block),
+		    (ssize_t)sizeof block);
+	}
+	close(rnd);
+	close(fd);
+	free(big);
+	cutter_start(&c, port, rst);
+	f->srv.port = c.port;
+	assert_int_not_equal(repl_backup(&f->self, &f->srv, "vol", f->src,
+	    &res), 0);
+	f->srv.port = port;
+	shutdown(c.listen_fd, SHUT_RDWR);
+	pthread_join(c.thread, NULL);
+	close(c.listen_fd);
+	print_message("cut (%s): status %d: %s\n", rst ? "reset" : "FIN",
+	    res.status, res.error);
+	assert_int_equal(c.cuts, 1);
+	assert_int_equal(res.status, 255);
+	if (strstr(res.error, "connection to alice lost") == NULL)
+		fail_msg("a server gone mid-push reported as: %s", res.error);
+	/* Seen at once, not after the transport's 60 s of silence. */
+	assert_true(res.seconds < 20);
+	repl_result_free(&res);
+	/* Nothing of it was kept, and the next push is whole. */
+	backup_ok(f, "vol");
+}
+
+static void
+test_server_gone_fin(void **state)
+{
+	cut_mid_push(*state, 0);
+}
+
+static void
+test_server_gone_rst(void **state)
+{
+	cut_mid_push(*state, 1);
+}
+
 /* XFS's shutdown ioctl (xfs_fs.h), without flushing its log. */
 #define TEST_XFS_IOC_GOINGDOWN _IOR('X', 125, uint32_t)
 #define TEST_XFS_GOING_NOLOGFLUSH 0x2
@@ -998,6 +1169,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_slow_commit_is_not_a_dead_connection, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_server_gone_fin,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_gone_rst,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_done_means_on_disk,
 		    setup, teardown),
 	};
