@@ -6,7 +6,8 @@
  * one, that a restore brings back contents, modes, owners, times, hard
  * links, symlinks and xattrs, listing, deletions, a wrong pinned host key,
  * an unknown client key, a refused command and a dry run; that ACLs and
- * xattrs follow the volume when it gains or loses them.
+ * xattrs follow the volume when it gains or loses them; that a server gone
+ * mid-push (its connection cut, by FIN or reset) is a lost connection.
  */
 #include <stdarg.h>
 #include <stddef.h>
